@@ -1,0 +1,363 @@
+//! Beacon parsing and type enforcement.
+//!
+//! The browser sends a small JSON object. Numbers may arrive as JSON numbers or as numeric
+//! strings (the original payload sent `"utcoffset":"0"`), so every numeric field accepts both and
+//! is range-checked here. Unknown keys are ignored so that newer scripts work with older modules.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Largest page load time accepted, in milliseconds (10 minutes).
+pub const MAX_LOAD_MS: i64 = 600_000;
+/// Largest timezone offset accepted, in minutes (UTC−14:00 .. UTC+14:00).
+pub const MAX_UTC_OFFSET: i64 = 840;
+/// Largest session page count accepted: far above any real session, low enough to stay sane.
+pub const MAX_SESSION_PAGES: i64 = 1_000_000;
+
+/// A beacon whose fields have the right types and ranges. Strings are still raw: privacy
+/// normalisation happens in [`crate::normalise`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Beacon {
+    pub domain: String,
+    pub page: String,
+    pub referrer: Option<String>,
+    pub platform: Option<String>,
+    /// The browser's `Date.getTimezoneOffset()`: minutes, positive west of UTC.
+    pub utc_offset: Option<i32>,
+    pub mobile: Option<bool>,
+    pub load_ms: Option<u32>,
+    pub session_pages: Option<u32>,
+}
+
+/// Why a body was refused. Every variant maps to `400 Bad Request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeaconError {
+    /// The body is not valid JSON (or not UTF-8).
+    NotJson(String),
+    /// The body is JSON, but not an object.
+    NotObject,
+    /// A required field is absent.
+    Missing(&'static str),
+    /// A field has a type that cannot be read as what it should be.
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    /// A numeric field is outside its accepted range.
+    OutOfRange {
+        field: &'static str,
+        min: i64,
+        max: i64,
+    },
+    /// A field's value is well-typed but unusable (e.g. a domain with forbidden characters).
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl BeaconError {
+    /// A short reason, stable enough for counters and tests.
+    pub fn kind(&self) -> BeaconErrorKind {
+        match self {
+            BeaconError::NotJson(_) | BeaconError::NotObject => BeaconErrorKind::Json,
+            BeaconError::Missing(_) | BeaconError::WrongType { .. } => BeaconErrorKind::Type,
+            BeaconError::OutOfRange { .. } => BeaconErrorKind::Range,
+            BeaconError::Invalid { .. } => BeaconErrorKind::Invalid,
+        }
+    }
+}
+
+/// The class of a rejection, as counted by the status counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeaconErrorKind {
+    Json,
+    Type,
+    Range,
+    Invalid,
+}
+
+impl fmt::Display for BeaconError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BeaconError::NotJson(e) => write!(f, "body is not valid JSON: {e}"),
+            BeaconError::NotObject => write!(f, "body is not a JSON object"),
+            BeaconError::Missing(field) => write!(f, "field \"{field}\" is required"),
+            BeaconError::WrongType { field, expected } => {
+                write!(f, "field \"{field}\" must be {expected}")
+            }
+            BeaconError::OutOfRange { field, min, max } => {
+                write!(f, "field \"{field}\" must be between {min} and {max}")
+            }
+            BeaconError::Invalid { field, reason } => write!(f, "field \"{field}\" {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for BeaconError {}
+
+impl Beacon {
+    /// Parses and type-checks a beacon body.
+    pub fn parse(body: &[u8]) -> Result<Beacon, BeaconError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            // serde's message names line and column; enough to find the fault, never echoes input.
+            BeaconError::NotJson(e.to_string())
+        })?;
+        let Value::Object(object) = value else {
+            return Err(BeaconError::NotObject);
+        };
+        Beacon::from_object(&object)
+    }
+
+    fn from_object(object: &Map<String, Value>) -> Result<Beacon, BeaconError> {
+        Ok(Beacon {
+            domain: required_string(object, "domain")?,
+            page: required_string(object, "page")?,
+            referrer: optional_string(object, "referrer")?,
+            platform: optional_string(object, "platform")?,
+            utc_offset: optional_integer(object, "utcoffset", -MAX_UTC_OFFSET, MAX_UTC_OFFSET)?
+                .map(|v| v as i32),
+            mobile: optional_bool(object, "mobile")?,
+            load_ms: optional_integer(object, "load_ms", 0, MAX_LOAD_MS)?.map(|v| v as u32),
+            session_pages: optional_integer(object, "session_pages", 1, MAX_SESSION_PAGES)?
+                .map(|v| v as u32),
+        })
+    }
+}
+
+/// `null` counts as absent for every optional field: old scripts send it for "unknown".
+fn present<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
+    object.get(field).filter(|v| !v.is_null())
+}
+
+fn required_string(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<String, BeaconError> {
+    optional_string(object, field)?.ok_or(BeaconError::Missing(field))
+}
+
+fn optional_string(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, BeaconError> {
+    match present(object, field) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(BeaconError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+/// Reads an integer given as a JSON number or a numeric string. Fractions are rounded, since
+/// browsers report times as fractional milliseconds.
+fn optional_integer(
+    object: &Map<String, Value>,
+    field: &'static str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, BeaconError> {
+    let wrong_type = BeaconError::WrongType {
+        field,
+        expected: "a number or a numeric string",
+    };
+    let number = match present(object, field) {
+        None => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64().ok_or(wrong_type)?,
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return Ok(None);
+            }
+            parse_decimal(s).ok_or(wrong_type)?
+        }
+        Some(_) => return Err(wrong_type),
+    };
+    let rounded = number.round();
+    if !rounded.is_finite() || rounded < min as f64 || rounded > max as f64 {
+        return Err(BeaconError::OutOfRange { field, min, max });
+    }
+    Ok(Some(rounded as i64))
+}
+
+/// Accepts plain decimal notation only: `"12"`, `"-60"`, `"532.4"`. Rust's float parser would also
+/// take `"inf"`, `"NaN"` and `"1e400"`, which no browser sends for these fields.
+fn parse_decimal(s: &str) -> Option<f64> {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next().unwrap_or("");
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !all_digits(whole)
+        || !all_digits(fraction)
+        || digits.len() > 32
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn optional_bool(
+    object: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<bool>, BeaconError> {
+    let wrong_type = BeaconError::WrongType {
+        field,
+        expected: "a boolean, 0 or 1",
+    };
+    match present(object, field) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => Ok(Some(false)),
+            Some(1) => Ok(Some(true)),
+            _ => Err(wrong_type),
+        },
+        Some(Value::String(s)) => match s.trim() {
+            "true" | "1" => Ok(Some(true)),
+            "false" | "0" => Ok(Some(false)),
+            "" => Ok(None),
+            _ => Err(wrong_type),
+        },
+        Some(_) => Err(wrong_type),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Beacon, BeaconError> {
+        Beacon::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn accepts_the_original_payload_with_string_numbers() {
+        let b = parse(
+            r#"{"page":"/foo/bar","domain":"www.example.com","referrer":"","utcoffset":"0","platform":"Linux x86_64"}"#,
+        )
+        .unwrap();
+        assert_eq!(b.page, "/foo/bar");
+        assert_eq!(b.domain, "www.example.com");
+        assert_eq!(b.referrer.as_deref(), Some(""));
+        assert_eq!(b.utc_offset, Some(0));
+        assert_eq!(b.platform.as_deref(), Some("Linux x86_64"));
+        assert_eq!(b.load_ms, None);
+    }
+
+    #[test]
+    fn accepts_json_numbers_and_numeric_strings_alike() {
+        let a = parse(
+            r#"{"page":"/","domain":"a.b","utcoffset":-60,"load_ms":532.4,"session_pages":3}"#,
+        )
+        .unwrap();
+        let b = parse(r#"{"page":"/","domain":"a.b","utcoffset":"-60","load_ms":"532.4","session_pages":"3"}"#).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.utc_offset, Some(-60));
+        assert_eq!(a.load_ms, Some(532));
+        assert_eq!(a.session_pages, Some(3));
+    }
+
+    #[test]
+    fn ignores_unknown_keys_and_nulls() {
+        let b = parse(r#"{"page":"/","domain":"a.b","x":[1,2],"referrer":null,"load_ms":null}"#)
+            .unwrap();
+        assert_eq!(b.referrer, None);
+        assert_eq!(b.load_ms, None);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_json_object() {
+        for body in ["", "nope", "[1]", "\"s\"", "12", "{\"page\":", "\u{0}"] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.kind(), BeaconErrorKind::Json, "{body:?}: {e}");
+        }
+        let e = Beacon::parse(b"{\"page\":\"\xff\",\"domain\":\"a\"}").unwrap_err();
+        assert_eq!(e.kind(), BeaconErrorKind::Json);
+    }
+
+    #[test]
+    fn rejects_missing_and_wrongly_typed_fields() {
+        assert_eq!(
+            parse(r#"{"page":"/"}"#).unwrap_err(),
+            BeaconError::Missing("domain")
+        );
+        assert_eq!(
+            parse(r#"{"domain":"a"}"#).unwrap_err(),
+            BeaconError::Missing("page")
+        );
+        for body in [
+            r#"{"page":1,"domain":"a"}"#,
+            r#"{"page":"/","domain":["a"]}"#,
+            r#"{"page":"/","domain":"a","referrer":{}}"#,
+            r#"{"page":"/","domain":"a","platform":7}"#,
+            r#"{"page":"/","domain":"a","utcoffset":"sixty"}"#,
+            r#"{"page":"/","domain":"a","utcoffset":"NaN"}"#,
+            r#"{"page":"/","domain":"a","utcoffset":"1e3"}"#,
+            r#"{"page":"/","domain":"a","load_ms":true}"#,
+            r#"{"page":"/","domain":"a","session_pages":[3]}"#,
+            r#"{"page":"/","domain":"a","mobile":"maybe"}"#,
+            r#"{"page":"/","domain":"a","mobile":2}"#,
+        ] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.kind(), BeaconErrorKind::Type, "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn range_checks_numbers() {
+        for body in [
+            r#"{"page":"/","domain":"a","utcoffset":841}"#,
+            r#"{"page":"/","domain":"a","utcoffset":"-841"}"#,
+            r#"{"page":"/","domain":"a","load_ms":-1}"#,
+            r#"{"page":"/","domain":"a","load_ms":600001}"#,
+            r#"{"page":"/","domain":"a","load_ms":1e300}"#,
+            r#"{"page":"/","domain":"a","session_pages":0}"#,
+            r#"{"page":"/","domain":"a","session_pages":"1000001"}"#,
+        ] {
+            let e = parse(body).unwrap_err();
+            assert_eq!(e.kind(), BeaconErrorKind::Range, "{body}: {e}");
+        }
+        let ok = parse(
+            r#"{"page":"/","domain":"a","utcoffset":840,"load_ms":600000,"session_pages":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.utc_offset, ok.load_ms, ok.session_pages),
+            (Some(840), Some(600000), Some(1))
+        );
+    }
+
+    #[test]
+    fn reads_mobile_hints() {
+        for (v, want) in [
+            ("true", true),
+            ("false", false),
+            ("1", true),
+            ("\"0\"", false),
+            ("\"true\"", true),
+        ] {
+            let b = parse(&format!(r#"{{"page":"/","domain":"a","mobile":{v}}}"#)).unwrap();
+            assert_eq!(b.mobile, Some(want), "{v}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(parse(&deep).unwrap_err().kind(), BeaconErrorKind::Json);
+    }
+
+    #[test]
+    fn error_messages_name_the_field() {
+        let e = parse(r#"{"page":"/","domain":"a","utcoffset":999}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field \"utcoffset\" must be between -840 and 840"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The pure core of the analytics module: everything that turns a beacon body into a line of
+//! InfluxDB line protocol, and the bookkeeping of lines waiting for a sink.
+//!
+//! Data flows one way: body → [`beacon::Beacon`] (typed, range-checked) →
+//! [`normalise::normalise`] (privacy rules) → [`record::Record`] → [`line_protocol`] → line →
+//! [`pending::PendingLines`] (bounded batch) → sink (in the nginx shell).
+//!
+//! Nothing here knows about nginx, and nothing here is `unsafe`.
+#![forbid(unsafe_code)]
+
+pub mod beacon;
+pub mod cors;
+pub mod domain_list;
+pub mod line_protocol;
+pub mod measurement;
+pub mod normalise;
+pub mod pending;
+pub mod record;
+pub mod sink_address;
+pub mod unique_clock;
+
+pub use beacon::{Beacon, BeaconError};
+pub use domain_list::DomainList;
+pub use measurement::Measurement;
+pub use normalise::{normalise, Outcome};
+pub use record::Record;

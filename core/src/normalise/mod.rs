@@ -1,0 +1,115 @@
+//! Privacy normalisation: from a well-typed [`Beacon`] to the [`Record`] that may be stored.
+//!
+//! The rules (see `docs/privacy.md`): the page is a path only; the domain is a bare lower-case
+//! host that must be on the allow-list; a referrer is kept only when it is another site, and then
+//! only as scheme + host + path; the platform is a short, plain string with a mobile/desktop class.
+//! Nothing about the visitor (address, user agent, cookies, identifiers) is ever an input here.
+
+pub mod domain;
+pub mod page;
+pub mod platform;
+pub mod referrer;
+
+use crate::beacon::{Beacon, BeaconError};
+use crate::domain_list::DomainList;
+use crate::record::Record;
+
+/// What a valid beacon becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A page view of an allowed site.
+    PageView(Record),
+    /// A beacon for a site not on the allow-list: only its (normalised) domain is kept, so abuse
+    /// can be investigated without polluting the real data.
+    Unlisted { domain: String },
+}
+
+pub fn normalise(beacon: &Beacon, allowed: &DomainList) -> Result<Outcome, BeaconError> {
+    let domain = domain::normalise_host(&beacon.domain).ok_or(BeaconError::Invalid {
+        field: "domain",
+        reason: "is not a host name",
+    })?;
+    if !allowed.contains(&domain) {
+        return Ok(Outcome::Unlisted { domain });
+    }
+    let platform = platform::normalise_platform(beacon.platform.as_deref());
+    let device = platform::classify_device(beacon.mobile, platform.as_deref());
+    let referrer = referrer::normalise_referrer(beacon.referrer.as_deref(), &domain, allowed);
+    Ok(Outcome::PageView(Record {
+        page: page::normalise_page(&beacon.page),
+        domain,
+        referrer,
+        platform,
+        device,
+        utc_offset: beacon.utc_offset,
+        load_ms: beacon.load_ms,
+        session_pages: beacon.session_pages,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referrer::Referrer;
+    use super::*;
+    use crate::normalise::platform::Device;
+
+    fn allowed() -> DomainList {
+        DomainList::parse(["example.com"]).unwrap()
+    }
+
+    #[test]
+    fn an_allowed_beacon_becomes_a_page_view() {
+        let beacon = Beacon::parse(
+            br#"{"domain":"Example.com:443","page":"/a?b#c","referrer":"https://x.org/p?q","platform":"Linux x86_64","utcoffset":"-60","load_ms":"12","session_pages":2}"#,
+        )
+        .unwrap();
+        let Outcome::PageView(r) = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.domain, "example.com");
+        assert_eq!(r.page, "/a");
+        assert_eq!(
+            r.referrer,
+            Referrer::External {
+                domain: "x.org".into(),
+                url: "https://x.org/p".into()
+            }
+        );
+        assert_eq!(r.device, Some(Device::Desktop));
+        assert_eq!(
+            (r.utc_offset, r.load_ms, r.session_pages),
+            (Some(-60), Some(12), Some(2))
+        );
+    }
+
+    #[test]
+    fn spoofed_domains_are_unlisted() {
+        for d in ["example.com.evil.org", "evilexample.com", "sub.example.com"] {
+            let beacon = Beacon {
+                domain: d.into(),
+                page: "/".into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                normalise(&beacon, &allowed()).unwrap(),
+                Outcome::Unlisted { domain: d.into() }
+            );
+        }
+    }
+
+    #[test]
+    fn a_domain_that_is_no_host_is_refused() {
+        let beacon = Beacon {
+            domain: "a b\n".into(),
+            page: "/".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            normalise(&beacon, &allowed()),
+            Err(BeaconError::Invalid {
+                field: "domain",
+                ..
+            })
+        ));
+    }
+}

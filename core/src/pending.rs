@@ -1,0 +1,106 @@
+//! The bounded buffer of lines waiting for a sink.
+//!
+//! Memory is bounded by configuration: a line that does not fit is refused (the caller counts it as
+//! dropped and logs it), never queued without limit. Lines stay whole: batches are cut only at line
+//! ends, so every datagram or write holds complete lines.
+
+#[derive(Debug)]
+pub struct PendingLines {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+/// A line refused because the buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferFull;
+
+impl PendingLines {
+    pub fn new(limit: usize) -> PendingLines {
+        PendingLines {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Appends one complete line (ending in `\n`), or refuses it if it would pass the limit.
+    pub fn push(&mut self, line: &[u8]) -> Result<(), BufferFull> {
+        debug_assert!(line.ends_with(b"\n"));
+        if self.buf.len() + line.len() > self.limit {
+            return Err(BufferFull);
+        }
+        self.buf.extend_from_slice(line);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.buf.iter().filter(|&&b| b == b'\n').count()
+    }
+
+    /// The longest run of whole lines from the front that fits in `max_bytes`; a single line longer
+    /// than `max_bytes` is returned alone, so nothing can block the queue.
+    pub fn next_batch(&self, max_bytes: usize) -> &[u8] {
+        if self.buf.len() <= max_bytes {
+            return &self.buf;
+        }
+        match self.buf[..max_bytes].iter().rposition(|&b| b == b'\n') {
+            Some(end) => &self.buf[..=end],
+            None => {
+                let end = self
+                    .buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(self.buf.len() - 1);
+                &self.buf[..=end]
+            }
+        }
+    }
+
+    /// Forgets the first `bytes` bytes, which the sink has delivered.
+    pub fn consume(&mut self, bytes: usize) {
+        self.buf.drain(..bytes.min(self.buf.len()));
+        if self.buf.is_empty() && self.buf.capacity() > self.limit / 4 {
+            // Give back a burst's memory once it is delivered.
+            self.buf.shrink_to(self.limit / 16);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_lines_beyond_the_limit() {
+        let mut p = PendingLines::new(10);
+        assert_eq!(p.push(b"abcd\n"), Ok(()));
+        assert_eq!(p.push(b"efgh\n"), Ok(()));
+        assert_eq!(p.push(b"x\n"), Err(BufferFull));
+        assert_eq!(p.len(), 10);
+        assert_eq!(p.line_count(), 2);
+    }
+
+    #[test]
+    fn batches_hold_whole_lines() {
+        let mut p = PendingLines::new(100);
+        for l in [&b"aaa\n"[..], b"bbb\n", b"ccc\n"] {
+            p.push(l).unwrap();
+        }
+        assert_eq!(p.next_batch(9), b"aaa\nbbb\n");
+        assert_eq!(p.next_batch(8), b"aaa\nbbb\n");
+        assert_eq!(p.next_batch(7), b"aaa\n");
+        assert_eq!(p.next_batch(2), b"aaa\n");
+        assert_eq!(p.next_batch(1000), b"aaa\nbbb\nccc\n");
+        p.consume(4);
+        assert_eq!(p.next_batch(100), b"bbb\nccc\n");
+        p.consume(8);
+        assert!(p.is_empty());
+    }
+}
