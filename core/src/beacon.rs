@@ -45,11 +45,7 @@ pub enum BeaconError {
         expected: &'static str,
     },
     /// A numeric field is outside its accepted range.
-    OutOfRange {
-        field: &'static str,
-        min: i64,
-        max: i64,
-    },
+    OutOfRange { field: &'static str, min: i64, max: i64 },
     /// A field's value is well-typed but unusable (e.g. a domain with forbidden characters).
     Invalid {
         field: &'static str,
@@ -120,8 +116,7 @@ impl Beacon {
                 .map(|v| v as i32),
             mobile: optional_bool(object, "mobile")?,
             load_ms: optional_integer(object, "load_ms", 0, MAX_LOAD_MS)?.map(|v| v as u32),
-            session_pages: optional_integer(object, "session_pages", 1, MAX_SESSION_PAGES)?
-                .map(|v| v as u32),
+            session_pages: optional_integer(object, "session_pages", 1, MAX_SESSION_PAGES)?.map(|v| v as u32),
         })
     }
 }
@@ -131,17 +126,11 @@ fn present<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a Value>
     object.get(field).filter(|v| !v.is_null())
 }
 
-fn required_string(
-    object: &Map<String, Value>,
-    field: &'static str,
-) -> Result<String, BeaconError> {
+fn required_string(object: &Map<String, Value>, field: &'static str) -> Result<String, BeaconError> {
     optional_string(object, field)?.ok_or(BeaconError::Missing(field))
 }
 
-fn optional_string(
-    object: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<String>, BeaconError> {
+fn optional_string(object: &Map<String, Value>, field: &'static str) -> Result<Option<String>, BeaconError> {
     match present(object, field) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -201,10 +190,7 @@ fn parse_decimal(s: &str) -> Option<f64> {
     s.parse().ok()
 }
 
-fn optional_bool(
-    object: &Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<bool>, BeaconError> {
+fn optional_bool(object: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, BeaconError> {
     let wrong_type = BeaconError::WrongType {
         field,
         expected: "a boolean, 0 or 1",
@@ -251,11 +237,11 @@ mod tests {
 
     #[test]
     fn accepts_json_numbers_and_numeric_strings_alike() {
-        let a = parse(
-            r#"{"page":"/","domain":"a.b","utcoffset":-60,"load_ms":532.4,"session_pages":3}"#,
-        )
-        .unwrap();
-        let b = parse(r#"{"page":"/","domain":"a.b","utcoffset":"-60","load_ms":"532.4","session_pages":"3"}"#).unwrap();
+        let a = parse(r#"{"page":"/","domain":"a.b","utcoffset":-60,"load_ms":532.4,"session_pages":3}"#)
+            .unwrap();
+        let b =
+            parse(r#"{"page":"/","domain":"a.b","utcoffset":"-60","load_ms":"532.4","session_pages":"3"}"#)
+                .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.utc_offset, Some(-60));
         assert_eq!(a.load_ms, Some(532));
@@ -264,8 +250,7 @@ mod tests {
 
     #[test]
     fn ignores_unknown_keys_and_nulls() {
-        let b = parse(r#"{"page":"/","domain":"a.b","x":[1,2],"referrer":null,"load_ms":null}"#)
-            .unwrap();
+        let b = parse(r#"{"page":"/","domain":"a.b","x":[1,2],"referrer":null,"load_ms":null}"#).unwrap();
         assert_eq!(b.referrer, None);
         assert_eq!(b.load_ms, None);
     }
@@ -322,10 +307,8 @@ mod tests {
             let e = parse(body).unwrap_err();
             assert_eq!(e.kind(), BeaconErrorKind::Range, "{body}: {e}");
         }
-        let ok = parse(
-            r#"{"page":"/","domain":"a","utcoffset":840,"load_ms":600000,"session_pages":1}"#,
-        )
-        .unwrap();
+        let ok =
+            parse(r#"{"page":"/","domain":"a","utcoffset":840,"load_ms":600000,"session_pages":1}"#).unwrap();
         assert_eq!(
             (ok.utc_offset, ok.load_ms, ok.session_pages),
             (Some(840), Some(600000), Some(1))
@@ -355,9 +338,6 @@ mod tests {
     #[test]
     fn error_messages_name_the_field() {
         let e = parse(r#"{"page":"/","domain":"a","utcoffset":999}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "field \"utcoffset\" must be between -840 and 840"
-        );
+        assert_eq!(e.to_string(), "field \"utcoffset\" must be between -840 and 840");
     }
 }

@@ -15,8 +15,7 @@ impl DomainList {
     pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<DomainList, String> {
         let mut hosts = Vec::new();
         for name in names {
-            let host = normalise_host(name)
-                .ok_or_else(|| format!("\"{name}\" is not a valid host name"))?;
+            let host = normalise_host(name).ok_or_else(|| format!("\"{name}\" is not a valid host name"))?;
             if !hosts.contains(&host) {
                 hosts.push(host);
             }

@@ -19,12 +19,7 @@ use crate::record::Record;
 
 /// Appends one page-view line (with its trailing `\n`) to `out`. Tags are written in key order,
 /// as InfluxDB prefers.
-pub fn write_page_view(
-    out: &mut Vec<u8>,
-    measurement: &Measurement,
-    record: &Record,
-    timestamp_ns: u64,
-) {
+pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Record, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
     if let Some(device) = record.device {
         write_tag(out, "device", device.as_str());
@@ -57,12 +52,7 @@ pub fn write_page_view(
 
 /// Appends the line recorded for a beacon whose domain is not on the allow-list: the domain and a
 /// count, nothing else.
-pub fn write_unlisted(
-    out: &mut Vec<u8>,
-    measurement: &Measurement,
-    domain: &str,
-    timestamp_ns: u64,
-) {
+pub fn write_unlisted(out: &mut Vec<u8>, measurement: &Measurement, domain: &str, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
     write_tag(out, "domain", domain);
     out.extend_from_slice(b" hits=1i");
@@ -201,10 +191,7 @@ mod tests {
         let l = line(&r);
         assert!(l.contains(",page=/a\\ b\\,c\\=d%5Ce,"), "{l}");
         assert!(l.contains(",platform=xy,"), "{l}");
-        assert!(
-            l.contains("referrer=\"https://o.org/\\\"q\\\"\\\\\""),
-            "{l}"
-        );
+        assert!(l.contains("referrer=\"https://o.org/\\\"q\\\"\\\\\""), "{l}");
         assert_eq!(l.matches('\n').count(), 1);
     }
 

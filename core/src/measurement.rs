@@ -10,9 +10,7 @@ pub struct Measurement(String);
 impl Measurement {
     pub fn parse(name: &str) -> Result<Measurement, String> {
         let mut bytes = name.bytes();
-        let first_ok = bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
         let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if first_ok && rest_ok && name.len() <= 64 {
             Ok(Measurement(name.to_owned()))

@@ -32,6 +32,20 @@ impl PendingLines {
         Ok(())
     }
 
+    /// Lets `write` append one complete line straight into the buffer (no copy), and takes it back
+    /// out if the buffer then holds more than its limit. The buffer may pass its limit by at most
+    /// one line while `write` runs.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), BufferFull> {
+        let start = self.buf.len();
+        write(&mut self.buf);
+        debug_assert!(self.buf.len() == start || self.buf.ends_with(b"\n"));
+        if self.buf.len() > self.limit {
+            self.buf.truncate(start);
+            return Err(BufferFull);
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }
@@ -85,6 +99,14 @@ mod tests {
         assert_eq!(p.push(b"x\n"), Err(BufferFull));
         assert_eq!(p.len(), 10);
         assert_eq!(p.line_count(), 2);
+    }
+
+    #[test]
+    fn push_with_writes_in_place_and_takes_back_what_does_not_fit() {
+        let mut p = PendingLines::new(8);
+        assert_eq!(p.push_with(|b| b.extend_from_slice(b"abcd\n")), Ok(()));
+        assert_eq!(p.push_with(|b| b.extend_from_slice(b"efgh\n")), Err(BufferFull));
+        assert_eq!(p.next_batch(100), b"abcd\n");
     }
 
     #[test]

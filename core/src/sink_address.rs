@@ -14,9 +14,9 @@ pub enum SinkAddress {
 impl SinkAddress {
     pub fn parse(s: &str) -> Result<SinkAddress, String> {
         if let Some(rest) = s.strip_prefix("udp://") {
-            let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
-                format!("\"{s}\": a UDP sink needs a port, as in udp://127.0.0.1:8089")
-            })?;
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| format!("\"{s}\": a UDP sink needs a port, as in udp://127.0.0.1:8089"))?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
             let port: u16 = port
                 .parse()
@@ -34,7 +34,9 @@ impl SinkAddress {
         if let Some(path) = s.strip_prefix("file:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if !path.starts_with('/') {
-                return Err(format!("\"{s}\": a file sink needs an absolute path, as in file:/var/log/nginx/analytics.lp"));
+                return Err(format!(
+                    "\"{s}\": a file sink needs an absolute path, as in file:/var/log/nginx/analytics.lp"
+                ));
             }
             return Ok(SinkAddress::File {
                 path: path.to_owned(),

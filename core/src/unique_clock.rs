@@ -49,10 +49,7 @@ mod tests {
                 })
             })
             .collect();
-        let all: HashSet<u64> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
+        let all: HashSet<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
         assert_eq!(all.len(), 40_000);
     }
 }

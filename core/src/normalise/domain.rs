@@ -34,14 +34,8 @@ mod tests {
             normalise_host("WWW.Example.COM").as_deref(),
             Some("www.example.com")
         );
-        assert_eq!(
-            normalise_host("example.com.").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(
-            normalise_host("example.com:8080").as_deref(),
-            Some("example.com")
-        );
+        assert_eq!(normalise_host("example.com.").as_deref(), Some("example.com"));
+        assert_eq!(normalise_host("example.com:8080").as_deref(), Some("example.com"));
         assert_eq!(
             normalise_host(" example.com.:443 ").as_deref(),
             Some("example.com")

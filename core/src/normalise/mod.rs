@@ -106,10 +106,7 @@ mod tests {
         };
         assert!(matches!(
             normalise(&beacon, &allowed()),
-            Err(BeaconError::Invalid {
-                field: "domain",
-                ..
-            })
+            Err(BeaconError::Invalid { field: "domain", .. })
         ));
     }
 }

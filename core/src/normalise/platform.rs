@@ -47,24 +47,13 @@ pub fn normalise_platform(raw: Option<&str>) -> Option<String> {
 /// decides. Without either, the class is unknown and no tag is written.
 pub fn classify_device(mobile_hint: Option<bool>, platform: Option<&str>) -> Option<Device> {
     if let Some(mobile) = mobile_hint {
-        return Some(if mobile {
-            Device::Mobile
-        } else {
-            Device::Desktop
-        });
+        return Some(if mobile { Device::Mobile } else { Device::Desktop });
     }
     let platform = platform?.to_ascii_lowercase();
-    const MOBILE_MARKERS: [&str; 7] = [
-        "android", "iphone", "ipad", "ipod", "mobile", "arm", "aarch64",
-    ];
+    const MOBILE_MARKERS: [&str; 7] = ["android", "iphone", "ipad", "ipod", "mobile", "arm", "aarch64"];
     let mobile = MOBILE_MARKERS[..5].iter().any(|m| platform.contains(m))
-        || (platform.starts_with("linux")
-            && MOBILE_MARKERS[5..].iter().any(|m| platform.contains(m)));
-    Some(if mobile {
-        Device::Mobile
-    } else {
-        Device::Desktop
-    })
+        || (platform.starts_with("linux") && MOBILE_MARKERS[5..].iter().any(|m| platform.contains(m)));
+    Some(if mobile { Device::Mobile } else { Device::Desktop })
 }
 
 #[cfg(test)]
@@ -73,13 +62,7 @@ mod tests {
 
     #[test]
     fn keeps_ordinary_platforms() {
-        for p in [
-            "Linux x86_64",
-            "Win32",
-            "MacIntel",
-            "iPhone",
-            "Linux armv8l",
-        ] {
+        for p in ["Linux x86_64", "Win32", "MacIntel", "iPhone", "Linux armv8l"] {
             assert_eq!(normalise_platform(Some(p)).as_deref(), Some(p));
         }
     }
@@ -100,23 +83,11 @@ mod tests {
 
     #[test]
     fn classifies_devices() {
-        assert_eq!(
-            classify_device(Some(true), Some("Win32")),
-            Some(Device::Mobile)
-        );
+        assert_eq!(classify_device(Some(true), Some("Win32")), Some(Device::Mobile));
         assert_eq!(classify_device(None, Some("iPhone")), Some(Device::Mobile));
-        assert_eq!(
-            classify_device(None, Some("Linux armv8l")),
-            Some(Device::Mobile)
-        );
-        assert_eq!(
-            classify_device(None, Some("Linux x86_64")),
-            Some(Device::Desktop)
-        );
-        assert_eq!(
-            classify_device(None, Some("MacIntel")),
-            Some(Device::Desktop)
-        );
+        assert_eq!(classify_device(None, Some("Linux armv8l")), Some(Device::Mobile));
+        assert_eq!(classify_device(None, Some("Linux x86_64")), Some(Device::Desktop));
+        assert_eq!(classify_device(None, Some("MacIntel")), Some(Device::Desktop));
         assert_eq!(classify_device(None, None), None);
     }
 }

@@ -1,0 +1,505 @@
+//! Directives, their configuration structs, and the create/merge/init life cycle.
+//!
+//! `analytics_sink` lives in the `http` block (one sink per nginx); the beacon directives live in
+//! `http`, `server` and `location` blocks and are inherited downwards. Every value is checked here,
+//! so a mistake fails `nginx -t` with a message that names the directive.
+
+use std::ffi::{c_char, c_void};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::ptr;
+
+use analytics_core::sink_address::SinkAddress;
+use analytics_core::{DomainList, Measurement};
+use nginx_sys::{
+    ngx_command_t, ngx_conf_open_file, ngx_conf_t, ngx_log_t, ngx_msec_t, ngx_open_file_t, ngx_parse_size,
+    ngx_parse_time, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_NOARGS, NGX_CONF_TAKE1,
+    NGX_CONF_TAKE1234, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+};
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
+use ngx::{ngx_conf_log_error, ngx_string};
+
+use crate::shared_state;
+use crate::sink::SinkTarget;
+use crate::worker_sink::WorkerSink;
+use crate::AnalyticsModule;
+
+/// Lines a worker may hold while its sink is slow or away (`buffer=`).
+pub const DEFAULT_BUFFER_SIZE: usize = 1024 * 1024;
+/// Longest a line waits before it is sent (`flush=`).
+pub const DEFAULT_FLUSH_INTERVAL_MS: ngx_msec_t = 1000;
+/// Largest UDP payload (`datagram=`): fits a 1500-byte Ethernet MTU with IP and UDP headers.
+pub const DEFAULT_DATAGRAM_SIZE: usize = 1472;
+/// Largest beacon body (`analytics_max_body`).
+pub const DEFAULT_MAX_BODY: usize = 4096;
+pub const DEFAULT_MEASUREMENT: &str = "pageview";
+pub const DEFAULT_UNLISTED_MEASUREMENT: &str = "unlisted_domain";
+
+/// `analytics_sink`, as configured.
+pub struct SinkConfig {
+    pub address: SinkAddress,
+    /// The UDP peer, resolved when the configuration is read.
+    pub udp_peer: Option<SocketAddr>,
+    /// The file, opened by nginx so that `nginx -s reopen` reopens it like an access log.
+    pub file: *mut ngx_open_file_t,
+    pub buffer_size: usize,
+    pub flush_interval_ms: ngx_msec_t,
+    pub datagram_size: usize,
+}
+
+/// The `http`-level configuration, and (in a worker) the worker's sink.
+pub struct MainConfig {
+    pub sink: Option<SinkConfig>,
+    beacon_locations: usize,
+    status_locations: usize,
+    shared_zone: *mut ngx_shm_zone_t,
+    pub worker: Option<Box<WorkerSink>>,
+}
+
+impl Default for MainConfig {
+    fn default() -> Self {
+        MainConfig {
+            sink: None,
+            beacon_locations: 0,
+            status_locations: 0,
+            shared_zone: ptr::null_mut(),
+            worker: None,
+        }
+    }
+}
+
+impl MainConfig {
+    pub fn start_worker(&mut self, log: *mut ngx_log_t) -> Result<(), ()> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        // SAFETY: the zone was added in init_main_conf whenever a sink is configured, and nginx
+        // has run its init callback (which sets `data`) before any worker starts.
+        let shared = unsafe { shared_state::from_zone(self.shared_zone) };
+        let target = SinkTarget::open(sink, log)?;
+        let mut worker = WorkerSink::new(target, sink, shared, log);
+        worker.arm_timer_event();
+        self.worker = Some(worker);
+        Ok(())
+    }
+
+    pub fn stop_worker(&mut self) {
+        if let Some(worker) = self.worker.as_mut() {
+            worker.deliver_before_exit();
+        }
+    }
+}
+
+/// The `http`/`server`/`location`-level configuration. `None` means "not set here, inherit".
+#[derive(Default)]
+pub struct LocationConfig {
+    pub beacon: bool,
+    pub domains: Option<DomainList>,
+    pub measurement: Option<Measurement>,
+    /// `Some(None)` is `analytics_unlisted_measurement off`.
+    pub unlisted_measurement: Option<Option<Measurement>>,
+    pub max_body: Option<usize>,
+}
+
+impl LocationConfig {
+    pub fn domains(&self) -> &DomainList {
+        self.domains.as_ref().expect("merged")
+    }
+    pub fn measurement(&self) -> &Measurement {
+        self.measurement.as_ref().expect("merged")
+    }
+    pub fn unlisted_measurement(&self) -> Option<&Measurement> {
+        self.unlisted_measurement.as_ref().expect("merged").as_ref()
+    }
+    pub fn max_body(&self) -> usize {
+        self.max_body.expect("merged")
+    }
+}
+
+pub static mut COMMANDS: [ngx_command_t; 8] = [
+    ngx_command_t {
+        name: ngx_string!("analytics_sink"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234) as ngx_uint_t,
+        set: Some(set_sink),
+        conf: NGX_HTTP_MAIN_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_beacon"),
+        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
+        set: Some(set_beacon),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_domains"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE) as ngx_uint_t,
+        set: Some(set_domains),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_measurement"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        set: Some(set_measurement),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_unlisted_measurement"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        set: Some(set_unlisted_measurement),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_max_body"),
+        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
+        set: Some(set_max_body),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t {
+        name: ngx_string!("analytics_status"),
+        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
+        set: Some(set_status),
+        conf: NGX_HTTP_LOC_CONF_OFFSET,
+        offset: 0,
+        post: ptr::null_mut(),
+    },
+    ngx_command_t::empty(),
+];
+
+/// The directive's arguments, without its name.
+///
+/// # Safety
+/// `cf` must be the configuration being parsed, as nginx passes it to directive handlers.
+unsafe fn arguments<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
+    // SAFETY (caller): `cf->args` is an array of ngx_str_t holding the directive and its arguments.
+    unsafe { &(*(*cf).args).as_slice::<ngx_str_t>()[1..] }
+}
+
+/// Logs `message` as a configuration error (with file and line) and fails the directive.
+fn fail(cf: *mut ngx_conf_t, message: &str) -> *mut c_char {
+    ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", message);
+    NGX_CONF_ERROR
+}
+
+fn text(arg: &ngx_str_t) -> Result<&str, String> {
+    arg.to_str().map_err(|_| "argument is not valid UTF-8".to_owned())
+}
+
+fn parse_size(arg: &str) -> Option<usize> {
+    let mut s = ngx_str_t {
+        len: arg.len(),
+        data: arg.as_ptr().cast_mut(),
+    };
+    // SAFETY: ngx_parse_size only reads `len` bytes from `data`, which point into `arg`.
+    let size = unsafe { ngx_parse_size(&mut s) };
+    (size >= 0).then_some(size as usize)
+}
+
+fn parse_msec(arg: &str) -> Option<ngx_msec_t> {
+    let mut s = ngx_str_t {
+        len: arg.len(),
+        data: arg.as_ptr().cast_mut(),
+    };
+    // SAFETY: ngx_parse_time only reads `len` bytes from `data`, which point into `arg`.
+    let ms = unsafe { ngx_parse_time(&mut s, 0) };
+    (ms >= 0).then_some(ms as ngx_msec_t)
+}
+
+extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's main configuration for NGX_HTTP_MAIN_CONF_OFFSET.
+    let main = unsafe { &mut *conf.cast::<MainConfig>() };
+    if main.sink.is_some() {
+        return fail(cf, "\"analytics_sink\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    match parse_sink(cf, args) {
+        Ok(sink) => {
+            main.sink = Some(sink);
+            NGX_CONF_OK
+        }
+        Err(message) => fail(cf, &format!("\"analytics_sink\": {message}")),
+    }
+}
+
+fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, String> {
+    let address = SinkAddress::parse(text(&args[0])?)?;
+    let mut sink = SinkConfig {
+        address,
+        udp_peer: None,
+        file: ptr::null_mut(),
+        buffer_size: DEFAULT_BUFFER_SIZE,
+        flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
+        datagram_size: DEFAULT_DATAGRAM_SIZE,
+    };
+    for arg in &args[1..] {
+        let arg = text(arg)?;
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("unknown parameter \"{arg}\""))?;
+        match key {
+            "buffer" => {
+                sink.buffer_size = parse_size(value)
+                    .filter(|&s| (4096..=1 << 30).contains(&s))
+                    .ok_or_else(|| format!("invalid \"buffer={value}\": use a size from 4k to 1g"))?
+            }
+            "flush" => {
+                sink.flush_interval_ms = parse_msec(value)
+                    .filter(|&ms| (1..=60_000).contains(&ms))
+                    .ok_or_else(|| format!("invalid \"flush={value}\": use a time from 1ms to 60s"))?
+            }
+            "datagram" => {
+                sink.datagram_size = parse_size(value)
+                    .filter(|&s| (512..=65507).contains(&s))
+                    .ok_or_else(|| format!("invalid \"datagram={value}\": use a size from 512 to 65507"))?
+            }
+            _ => return Err(format!("unknown parameter \"{arg}\"")),
+        }
+    }
+    match &sink.address {
+        SinkAddress::Udp { host, port } => {
+            // Resolved once, as nginx resolves upstream names: a worker never waits on DNS.
+            let peer = (host.as_str(), *port)
+                .to_socket_addrs()
+                .map_err(|e| format!("cannot resolve \"{host}\": {e}"))?
+                .next()
+                .ok_or_else(|| format!("\"{host}\" has no address"))?;
+            sink.udp_peer = Some(peer);
+        }
+        SinkAddress::File { path } => {
+            let mut name = ngx_str_t {
+                len: path.len(),
+                data: path.as_ptr().cast_mut(),
+            };
+            // SAFETY: `cf->cycle` is the cycle being configured; ngx_conf_open_file copies the name
+            // into the cycle's pool and returns a record that lives as long as the cycle.
+            let file = unsafe { ngx_conf_open_file((*cf).cycle, &mut name) };
+            if file.is_null() {
+                return Err(format!("cannot register \"{path}\""));
+            }
+            sink.file = file;
+        }
+    }
+    Ok(sink)
+}
+
+extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.beacon {
+        return fail(cf, "\"analytics_beacon\" directive is duplicate");
+    }
+    lcf.beacon = true;
+    // SAFETY: `cf` is valid while its directive is parsed; both configurations exist in an http
+    // location context.
+    let cf_ref = unsafe { &*cf };
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
+        return fail(cf, "\"analytics_beacon\" must be inside a location");
+    };
+    clcf.handler = Some(crate::beacon_handler::beacon_handler);
+    if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
+        main.beacon_locations += 1;
+    }
+    NGX_CONF_OK
+}
+
+extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: *mut c_void) -> *mut c_char {
+    // SAFETY: `cf` is valid while its directive is parsed.
+    let cf_ref = unsafe { &*cf };
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
+        return fail(cf, "\"analytics_status\" must be inside a location");
+    };
+    clcf.handler = Some(crate::status_handler::status_handler);
+    if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
+        main.status_locations += 1;
+    }
+    NGX_CONF_OK
+}
+
+extern "C" fn set_domains(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.domains.is_some() {
+        return fail(cf, "\"analytics_domains\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let names: Result<Vec<&str>, String> = args.iter().map(text).collect();
+    match names.and_then(DomainList::parse) {
+        Ok(list) => {
+            lcf.domains = Some(list);
+            NGX_CONF_OK
+        }
+        Err(message) => fail(cf, &format!("\"analytics_domains\": {message}")),
+    }
+}
+
+fn measurement_argument(cf: *mut ngx_conf_t, directive: &str) -> Result<Option<Measurement>, *mut c_char> {
+    // SAFETY: called by nginx while parsing a directive that takes one argument.
+    let arg = unsafe { arguments(cf) }[0];
+    let name = text(&arg).map_err(|e| fail(cf, &format!("\"{directive}\": {e}")))?;
+    if name == "off" {
+        return Ok(None);
+    }
+    Measurement::parse(name)
+        .map(Some)
+        .map_err(|e| fail(cf, &format!("\"{directive}\": {e}")))
+}
+
+extern "C" fn set_measurement(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.measurement.is_some() {
+        return fail(cf, "\"analytics_measurement\" directive is duplicate");
+    }
+    match measurement_argument(cf, "analytics_measurement") {
+        Ok(Some(m)) => {
+            lcf.measurement = Some(m);
+            NGX_CONF_OK
+        }
+        Ok(None) => fail(cf, "\"analytics_measurement\" cannot be \"off\""),
+        Err(e) => e,
+    }
+}
+
+extern "C" fn set_unlisted_measurement(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.unlisted_measurement.is_some() {
+        return fail(cf, "\"analytics_unlisted_measurement\" directive is duplicate");
+    }
+    match measurement_argument(cf, "analytics_unlisted_measurement") {
+        Ok(m) => {
+            lcf.unlisted_measurement = Some(m);
+            NGX_CONF_OK
+        }
+        Err(e) => e,
+    }
+}
+
+extern "C" fn set_max_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.max_body.is_some() {
+        return fail(cf, "\"analytics_max_body\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive that takes one argument.
+    let arg = unsafe { arguments(cf) }[0];
+    match text(&arg)
+        .ok()
+        .and_then(parse_size)
+        .filter(|&s| (64..=1024 * 1024).contains(&s))
+    {
+        Some(size) => {
+            lcf.max_body = Some(size);
+            NGX_CONF_OK
+        }
+        None => fail(
+            cf,
+            "\"analytics_max_body\": invalid size; use a size from 64 to 1m",
+        ),
+    }
+}
+
+/// Fills in defaults, and checks what needs the whole `http` block: a beacon needs a sink.
+pub unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's main configuration.
+    let main = unsafe { &mut *conf.cast::<MainConfig>() };
+    if main.beacon_locations > 0 && main.sink.is_none() {
+        return fail(
+            cf,
+            "\"analytics_beacon\" is used but no \"analytics_sink\" is set in the http block",
+        );
+    }
+    if main.sink.is_some() || main.status_locations > 0 {
+        // SAFETY: `cf` is the configuration being parsed.
+        match unsafe { shared_state::add_zone(cf) } {
+            Some(zone) => main.shared_zone = zone,
+            None => return NGX_CONF_ERROR,
+        }
+    }
+    if let Some(sink) = main.sink.as_ref() {
+        if !sink.file.is_null() {
+            // SAFETY: `file` was returned by ngx_conf_open_file and lives as long as the cycle, as
+            // does `main`; the flush hook runs before nginx reopens the file.
+            unsafe {
+                (*sink.file).flush = Some(crate::sink::file::flush_before_reopen);
+                (*sink.file).data = conf;
+            }
+        }
+    }
+    NGX_CONF_OK
+}
+
+/// Inherits unset values from the enclosing block, applies defaults, and refuses a beacon
+/// location without an allow-list.
+pub unsafe extern "C" fn merge_loc_conf(
+    cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configurations of the enclosing and this block.
+    let (prev, conf) = unsafe {
+        (
+            &*prev.cast::<LocationConfig>(),
+            &mut *conf.cast::<LocationConfig>(),
+        )
+    };
+    if conf.domains.is_none() {
+        conf.domains = prev.domains.clone();
+    }
+    if conf.measurement.is_none() {
+        conf.measurement = prev.measurement.clone();
+    }
+    if conf.unlisted_measurement.is_none() {
+        conf.unlisted_measurement = prev.unlisted_measurement.clone();
+    }
+    if conf.max_body.is_none() {
+        conf.max_body = prev.max_body;
+    }
+    if conf.beacon && conf.domains.as_ref().is_none_or(DomainList::is_empty) {
+        return fail(
+            cf,
+            "\"analytics_beacon\" needs \"analytics_domains\" (in this location or an enclosing block)",
+        );
+    }
+    conf.domains.get_or_insert_with(DomainList::default);
+    conf.measurement
+        .get_or_insert_with(|| Measurement::parse(DEFAULT_MEASUREMENT).expect("valid default"));
+    conf.unlisted_measurement.get_or_insert_with(|| {
+        Some(Measurement::parse(DEFAULT_UNLISTED_MEASUREMENT).expect("valid default"))
+    });
+    conf.max_body.get_or_insert(DEFAULT_MAX_BODY);
+    NGX_CONF_OK
+}
+
+impl MainConfig {
+    /// The counters and clock shared by all workers, once nginx has set the zone up.
+    pub fn shared(&self) -> Option<&'static shared_state::SharedState> {
+        if self.shared_zone.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null zone was added by init_main_conf; request handlers only run after
+        // nginx has initialised every zone.
+        Some(unsafe { shared_state::from_zone(self.shared_zone) })
+    }
+}
