@@ -278,12 +278,16 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
             sink.udp_peer = Some(peer);
         }
         SinkAddress::File { path } => {
-            let mut name = ngx_str_t {
-                len: path.len(),
-                data: path.as_ptr().cast_mut(),
-            };
-            // SAFETY: `cf->cycle` is the cycle being configured; ngx_conf_open_file copies the name
-            // into the cycle's pool and returns a record that lives as long as the cycle.
+            // nginx keeps the name and later passes it to open(2), so it must live in the
+            // configuration's pool and end with a NUL byte, as nginx's own strings do.
+            let mut with_nul = path.clone().into_bytes();
+            with_nul.push(0);
+            // SAFETY: `cf->pool` is the pool of the cycle being configured.
+            let mut name = unsafe { ngx_str_t::from_bytes((*cf).pool, &with_nul) }
+                .ok_or_else(|| "out of memory".to_owned())?;
+            name.len -= 1;
+            // SAFETY: `cf->cycle` is the cycle being configured; the returned record lives as long
+            // as the cycle.
             let file = unsafe { ngx_conf_open_file((*cf).cycle, &mut name) };
             if file.is_null() {
                 return Err(format!("cannot register \"{path}\""));

@@ -1,0 +1,406 @@
+//! What the integration tests share: a real nginx (the ABI-matched binary built with the module)
+//! loading the real module, started in a private directory on free loopback ports; a minimal
+//! HTTP/1.1 client; a UDP listener that records what arrives.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// `target/<profile>`, found from the test binary's own path (`target/<profile>/deps/<test>`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// The module under test: `ANALYTICS_MODULE`, or the one cargo built next to this test.
+pub fn module_path() -> PathBuf {
+    if let Ok(p) = std::env::var("ANALYTICS_MODULE") {
+        return PathBuf::from(p);
+    }
+    let p = target_dir().join("libngx_http_analytics_module.so");
+    assert!(
+        p.exists(),
+        "{} is missing: build with --features vendored",
+        p.display()
+    );
+    p
+}
+
+/// The nginx that loads it: `ANALYTICS_NGINX`, or the newest binary the vendored build produced.
+pub fn nginx_path() -> PathBuf {
+    if let Ok(p) = std::env::var("ANALYTICS_NGINX") {
+        return PathBuf::from(p);
+    }
+    let build = target_dir().join("build");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&build)
+        .expect("target build dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("out/objs/nginx"))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    found
+        .pop()
+        .expect("no vendored nginx binary: build with --features vendored")
+}
+
+/// A free TCP port on loopback (the OS picks it; nginx binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Nginx {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Nginx {
+    /// Writes a configuration around `http_body` (the inside of the `http` block, where `{port}`
+    /// stands for the listening port and `{dir}` for the private directory) and starts nginx.
+    pub fn start(http_body: &str) -> Nginx {
+        Self::start_with(http_body, 2)
+    }
+
+    pub fn start_with(http_body: &str, workers: usize) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = config(dir.path(), port, http_body, workers);
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        let child = Command::new(nginx_path())
+            .arg("-p")
+            .arg(format!("{}/", dir.path().display()))
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let nginx = Nginx {
+            dir,
+            port,
+            child: Some(child),
+        };
+        nginx.wait_until_listening();
+        nginx
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nginx did not listen; error log:\n{}", self.error_log());
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.path("logs/error.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Sends `signal` and waits for the master to exit.
+    pub fn stop_with(&mut self, signal: &str) {
+        self.signal(signal);
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        panic!("nginx did not exit after SIG{signal}");
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> Response {
+        http(self.port, "POST", path, &[], body)
+    }
+
+    pub fn beacon(&self, body: &str) -> Response {
+        self.post("/ping", body.as_bytes())
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let r = http(self.port, "GET", "/status", &[], b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_slice(&r.body).unwrap()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn config(dir: &Path, port: u16, http_body: &str, workers: usize) -> String {
+    let dir = dir.display().to_string();
+    let http_body = http_body
+        .replace("{port}", &port.to_string())
+        .replace("{dir}", &dir);
+    format!(
+        r#"load_module {module};
+daemon off;
+master_process on;
+worker_processes {workers};
+error_log {dir}/logs/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body_temp;
+    proxy_temp_path {dir}/proxy_temp;
+    fastcgi_temp_path {dir}/fastcgi_temp;
+    uwsgi_temp_path {dir}/uwsgi_temp;
+    scgi_temp_path {dir}/scgi_temp;
+{http_body}
+}}
+"#,
+        module = module_path().display(),
+    )
+}
+
+/// Runs `nginx -t` on a configuration and returns (success, output).
+pub fn nginx_test_config(http_body: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let conf = config(dir.path(), free_port(), http_body, 1);
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let out = Command::new(nginx_path())
+        .arg("-t")
+        .arg("-p")
+        .arg(format!("{}/", dir.path().display()))
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    (out.status.success(), text)
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    try_http(port, method, path, headers, body).expect("HTTP request")
+}
+
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && *v == "chunked");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !chunked && (method == "POST" || !body.is_empty()) {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    if chunked {
+        for chunk in body.chunks(100) {
+            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+            stream.write_all(chunk)?;
+            stream.write_all(b"\r\n")?;
+        }
+        stream.write_all(b"0\r\n\r\n")?;
+    } else {
+        stream.write_all(body)?;
+    }
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw).ok_or_else(|| std::io::Error::other("malformed HTTP response"))
+}
+
+fn parse_response(raw: &[u8]) -> Option<Response> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Some(Response {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    })
+}
+
+/// A UDP listener that keeps every datagram it receives.
+pub struct UdpCollector {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl UdpCollector {
+    pub fn start() -> UdpCollector {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = socket.recv(&mut buf) {
+                sink.lock().unwrap().push(buf[..n].to_vec());
+            }
+        });
+        UdpCollector { port, received }
+    }
+
+    pub fn datagrams(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.datagrams()
+            .iter()
+            .flat_map(|d| {
+                String::from_utf8_lossy(d)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` lines arrived (or the time is up) and returns them all.
+    pub fn wait_for_lines(&self, n: usize, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let lines = self.lines();
+            if lines.len() >= n || Instant::now() >= deadline {
+                return lines;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+pub fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Reads the lines of a file sink, waiting until at least `n` are there (or the time is up).
+pub fn wait_for_file_lines(path: &Path, n: usize, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= n || Instant::now() >= deadline {
+            return lines;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Splits a line into (measurement+tags, fields, timestamp) at its unescaped spaces.
+pub fn split_line(line: &str) -> (String, String, String) {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut escaped = false;
+    let mut quoted = false;
+    for c in line.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => {
+                current.push(c);
+                escaped = true;
+            }
+            '"' => {
+                current.push(c);
+                quoted = !quoted;
+            }
+            ' ' if !quoted => parts.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    parts.push(current);
+    assert_eq!(parts.len(), 3, "not a line of three parts: {line}");
+    (parts[0].clone(), parts[1].clone(), parts[2].clone())
+}

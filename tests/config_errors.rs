@@ -1,0 +1,117 @@
+//! `nginx -t` rejects each misconfiguration with a message that names the directive.
+
+mod common;
+
+use common::nginx_test_config;
+
+fn server(location: &str) -> String {
+    format!("server {{ listen 127.0.0.1:{{port}}; location = /ping {{ {location} }} }}")
+}
+
+fn assert_rejected(http_body: &str, says: &str) {
+    let (ok, output) = nginx_test_config(http_body);
+    assert!(!ok, "accepted: {http_body}\n{output}");
+    assert!(output.contains(says), "expected {says:?} in:\n{output}");
+    assert!(
+        output.contains("nginx.conf:"),
+        "the message should point at the file: {output}"
+    );
+}
+
+#[test]
+fn a_good_configuration_passes() {
+    let (ok, output) = nginx_test_config(&format!(
+        "analytics_sink udp://127.0.0.1:8089 buffer=64k flush=250ms datagram=1400;\n{}",
+        server("analytics_beacon; analytics_domains example.com; analytics_measurement web; analytics_unlisted_measurement off; analytics_max_body 2k;")
+    ));
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn a_beacon_without_a_sink_is_refused() {
+    assert_rejected(
+        &server("analytics_beacon; analytics_domains example.com;"),
+        "no \"analytics_sink\"",
+    );
+}
+
+#[test]
+fn a_beacon_without_an_allow_list_is_refused() {
+    assert_rejected(
+        &format!(
+            "analytics_sink udp://127.0.0.1:8089;\n{}",
+            server("analytics_beacon;")
+        ),
+        "\"analytics_beacon\" needs \"analytics_domains\"",
+    );
+}
+
+#[test]
+fn bad_sinks_are_refused() {
+    for (sink, says) in [
+        ("udp://127.0.0.1", "needs a port"),
+        ("udp://127.0.0.1:70000", "invalid port"),
+        ("tcp://127.0.0.1:1", "unknown sink"),
+        ("file:relative/path", "absolute path"),
+        ("udp://no-such-host.invalid:8089", "cannot resolve"),
+        ("udp://127.0.0.1:8089 buffer=1", "invalid \"buffer=1\""),
+        ("udp://127.0.0.1:8089 flush=forever", "invalid \"flush=forever\""),
+        (
+            "udp://127.0.0.1:8089 datagram=100000",
+            "invalid \"datagram=100000\"",
+        ),
+        (
+            "udp://127.0.0.1:8089 colour=blue",
+            "unknown parameter \"colour=blue\"",
+        ),
+    ] {
+        assert_rejected(
+            &format!(
+                "analytics_sink {sink};\n{}",
+                server("analytics_beacon; analytics_domains example.com;")
+            ),
+            says,
+        );
+    }
+}
+
+#[test]
+fn bad_values_are_refused() {
+    let sink = "analytics_sink udp://127.0.0.1:8089;";
+    for (location, says) in [
+        (
+            "analytics_beacon; analytics_domains http://example.com;",
+            "is not a valid host name",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_measurement \"page view\";",
+            "invalid measurement name",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_measurement off;",
+            "cannot be \"off\"",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_unlisted_measurement 9x;",
+            "invalid measurement name",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_max_body 10g;",
+            "\"analytics_max_body\": invalid size",
+        ),
+        (
+            "analytics_beacon; analytics_beacon; analytics_domains example.com;",
+            "\"analytics_beacon\" directive is duplicate",
+        ),
+        (
+            "analytics_beacon on; analytics_domains example.com;",
+            "invalid number of arguments in \"analytics_beacon\"",
+        ),
+    ] {
+        assert_rejected(&format!("{sink}\n{}", server(location)), says);
+    }
+    assert_rejected(
+        &format!("{sink}\n{sink}"),
+        "\"analytics_sink\" directive is duplicate",
+    );
+}
