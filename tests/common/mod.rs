@@ -3,6 +3,8 @@
 //! HTTP/1.1 client; a UDP listener that records what arrives.
 #![allow(dead_code)]
 
+pub mod influxdb;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
