@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, the core's unit and property tests, and the
+# integration tests that start a real nginx (loading the module just built), InfluxDB and
+# UDP listeners on loopback. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --release --features vendored -- -D warnings
+# cargo test does not rebuild the cdylib that nginx loads: build it first.
+cargo build --release --features vendored
+cargo test --workspace --release --features vendored
