@@ -160,20 +160,28 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
     };
     // SAFETY (caller): valid request.
     let origin = unsafe { request_header(req, "Origin") }.filter(|o| origin_is_allowed(o, lcf.domains()));
-    let mut headers = vec![NO_STORE];
-    if let Some(origin) = origin {
-        headers.push(("Access-Control-Allow-Origin", origin));
-        headers.push(("Vary", "Origin"));
-    }
+    let cors: [Header; 2] = [
+        ("Access-Control-Allow-Origin", origin.unwrap_or("")),
+        ("Vary", "Origin"),
+    ];
+    let headers: &[Header] = if origin.is_some() {
+        &[NO_STORE, cors[0], cors[1]]
+    } else {
+        &[NO_STORE]
+    };
 
-    let outcome = Beacon::parse(&body).and_then(|beacon| normalise(&beacon, lcf.domains()));
-    match outcome {
+    let beacon = match Beacon::parse(&body) {
+        Ok(beacon) => beacon,
+        // SAFETY (caller): valid request.
+        Err(error) => return unsafe { reject(r, req, headers, &error) },
+    };
+    match normalise(&beacon, lcf.domains()) {
         Ok(Outcome::PageView(record)) => {
             shared.add(Counter::Accepted, 1);
             let timestamp = worker.timestamp();
             worker.enqueue(|out| write_page_view(out, lcf.measurement(), &record, timestamp));
             // SAFETY (caller): valid request.
-            unsafe { send(r, 204, &headers, b"") }
+            unsafe { send(r, 204, headers, b"") }
         }
         Ok(Outcome::Unlisted { domain }) => {
             shared.add(Counter::Unlisted, 1);
@@ -186,24 +194,38 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
                 send(
                     r,
                     403,
-                    &headers,
+                    headers,
                     b"403 Forbidden: this domain is not accepted here\n",
                 )
             }
         }
-        Err(error) => {
-            shared.add(rejection_counter(&error), 1);
-            ngx_log_error!(
-                NGX_LOG_INFO,
-                req.connection_log(),
-                "analytics: beacon rejected: {}",
-                error
-            );
-            let text = format!("400 Bad Request: {error}\n");
-            // SAFETY (caller): valid request.
-            unsafe { send(r, 400, &headers, text.as_bytes()) }
-        }
+        // SAFETY (caller): valid request.
+        Err(error) => unsafe { reject(r, req, headers, &error) },
     }
+}
+
+/// Answers 400 with the reason, and counts it.
+///
+/// # Safety
+/// `r` must be a valid request whose response has not been sent.
+unsafe fn reject(
+    r: *mut ngx_http_request_t,
+    req: &ngx_http_request_t,
+    headers: &[Header],
+    error: &BeaconError,
+) -> ngx_int_t {
+    if let Some((_, worker)) = configuration(req) {
+        worker.shared().add(rejection_counter(error), 1);
+    }
+    ngx_log_error!(
+        NGX_LOG_INFO,
+        req.connection_log(),
+        "analytics: beacon rejected: {}",
+        error
+    );
+    let text = format!("400 Bad Request: {error}\n");
+    // SAFETY (caller): valid request.
+    unsafe { send(r, 400, headers, text.as_bytes()) }
 }
 
 fn rejection_counter(error: &BeaconError) -> Counter {

@@ -1,7 +1,9 @@
 //! Reading a request body that nginx has received: from memory buffers, or from the temporary file
 //! nginx spooled it to (a large body, or `client_body_in_file_only`).
 
-use nginx_sys::{ngx_http_request_t, ngx_read_file};
+use std::borrow::Cow;
+
+use nginx_sys::{ngx_buf_t, ngx_http_request_t, ngx_read_file};
 
 pub enum BodyError {
     /// Larger than the configured cap.
@@ -10,22 +12,42 @@ pub enum BodyError {
     Unreadable,
 }
 
-/// Copies the body into one buffer, refusing it once it passes `max` bytes.
+fn in_memory(buf: &ngx_buf_t) -> bool {
+    buf.temporary() != 0 || buf.memory() != 0 || buf.mmap() != 0
+}
+
+/// The body as one slice, refusing it once it passes `max` bytes. A body in one memory buffer (the
+/// usual case for a beacon, which arrives with its headers) is borrowed, not copied.
 ///
 /// # Safety
-/// `r` must be a request whose body nginx has finished reading (called from the body handler).
-pub unsafe fn read_body(r: &ngx_http_request_t, max: usize) -> Result<Vec<u8>, BodyError> {
-    let mut body = Vec::new();
+/// `r` must be a request whose body nginx has finished reading (called from the body handler);
+/// the result must not outlive the request.
+pub unsafe fn read_body<'r>(r: &'r ngx_http_request_t, max: usize) -> Result<Cow<'r, [u8]>, BodyError> {
     if r.request_body.is_null() {
-        return Ok(body);
+        return Ok(Cow::Borrowed(&[]));
     }
     // SAFETY (caller): request_body and its chain are valid once reading has finished.
-    let mut link = unsafe { (*r.request_body).bufs };
+    let first = unsafe { (*r.request_body).bufs };
+    if first.is_null() {
+        return Ok(Cow::Borrowed(&[]));
+    }
+    // SAFETY: a non-null chain link holds a valid buffer.
+    let (buf, next) = unsafe { (&*(*first).buf, (*first).next) };
+    if next.is_null() && in_memory(buf) {
+        // SAFETY: for an in-memory buffer, pos..last is readable memory owned by the request.
+        let len = unsafe { buf.last.offset_from(buf.pos) } as usize;
+        if len > max {
+            return Err(BodyError::TooLarge);
+        }
+        // SAFETY: as above; the request (and so the buffer) outlives 'r.
+        return Ok(Cow::Borrowed(unsafe { std::slice::from_raw_parts(buf.pos, len) }));
+    }
+    let mut body = Vec::new();
+    let mut link = first;
     while !link.is_null() {
         // SAFETY: every link of the chain nginx built holds a valid buffer.
         let buf = unsafe { &*(*link).buf };
-        let in_memory = buf.temporary() != 0 || buf.memory() != 0 || buf.mmap() != 0;
-        if in_memory {
+        if in_memory(buf) {
             // SAFETY: for in-memory buffers, pos..last is readable memory owned by the request.
             let len = unsafe { buf.last.offset_from(buf.pos) } as usize;
             if body.len() + len > max {
@@ -51,5 +73,5 @@ pub unsafe fn read_body(r: &ngx_http_request_t, max: usize) -> Result<Vec<u8>, B
         // SAFETY: as above, the chain is valid.
         link = unsafe { (*link).next };
     }
-    Ok(body)
+    Ok(Cow::Owned(body))
 }

@@ -4,9 +4,11 @@
 //! strings (the original payload sent `"utcoffset":"0"`), so every numeric field accepts both and
 //! is range-checked here. Unknown keys are ignored so that newer scripts work with older modules.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
 /// Largest page load time accepted, in milliseconds (10 minutes).
 pub const MAX_LOAD_MS: i64 = 600_000;
@@ -15,14 +17,14 @@ pub const MAX_UTC_OFFSET: i64 = 840;
 /// Largest session page count accepted: far above any real session, low enough to stay sane.
 pub const MAX_SESSION_PAGES: i64 = 1_000_000;
 
-/// A beacon whose fields have the right types and ranges. Strings are still raw: privacy
-/// normalisation happens in [`crate::normalise`].
+/// A beacon whose fields have the right types and ranges. Strings are still raw (and borrowed
+/// from the body where JSON allows): privacy normalisation happens in [`crate::normalise`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Beacon {
-    pub domain: String,
-    pub page: String,
-    pub referrer: Option<String>,
-    pub platform: Option<String>,
+pub struct Beacon<'a> {
+    pub domain: Cow<'a, str>,
+    pub page: Cow<'a, str>,
+    pub referrer: Option<Cow<'a, str>>,
+    pub platform: Option<Cow<'a, str>>,
     /// The browser's `Date.getTimezoneOffset()`: minutes, positive west of UTC.
     pub utc_offset: Option<i32>,
     pub mobile: Option<bool>,
@@ -93,48 +95,130 @@ impl fmt::Display for BeaconError {
 
 impl std::error::Error for BeaconError {}
 
-impl Beacon {
-    /// Parses and type-checks a beacon body.
-    pub fn parse(body: &[u8]) -> Result<Beacon, BeaconError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            // serde's message names line and column; enough to find the fault, never echoes input.
-            BeaconError::NotJson(e.to_string())
-        })?;
-        let Value::Object(object) = value else {
-            return Err(BeaconError::NotObject);
-        };
-        Beacon::from_object(&object)
-    }
+/// The body as JSON sees it: each known key holds any JSON value, so that type errors are ours to
+/// report (naming the field) rather than the JSON parser's. Unknown keys are skipped.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawBeacon<'a> {
+    #[serde(borrow)]
+    domain: Scalar<'a>,
+    #[serde(borrow)]
+    page: Scalar<'a>,
+    #[serde(borrow)]
+    referrer: Scalar<'a>,
+    #[serde(borrow)]
+    platform: Scalar<'a>,
+    #[serde(borrow)]
+    utcoffset: Scalar<'a>,
+    #[serde(borrow)]
+    mobile: Scalar<'a>,
+    #[serde(borrow)]
+    load_ms: Scalar<'a>,
+    #[serde(borrow)]
+    session_pages: Scalar<'a>,
+}
 
-    fn from_object(object: &Map<String, Value>) -> Result<Beacon, BeaconError> {
+/// One JSON value, kept only as far as a beacon field can use it.
+#[derive(Debug, Default, PartialEq)]
+enum Scalar<'a> {
+    /// Absent, or `null`: both mean "unknown".
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    Number(f64),
+    Bool(bool),
+    /// An array or object: never valid for a beacon field.
+    Compound,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Absent)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Absent)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Compound)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Compound)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl<'a> Beacon<'a> {
+    /// Parses and type-checks a beacon body. Strings without JSON escapes are borrowed from `body`.
+    pub fn parse(body: &'a [u8]) -> Result<Beacon<'a>, BeaconError> {
+        // JSON is UTF-8; serde_json would skip the bytes of unknown keys without checking them.
+        let body = std::str::from_utf8(body)
+            .map_err(|e| BeaconError::NotJson(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        // A struct also deserializes from a JSON array (by position): refuse anything but an object.
+        if body.trim_ascii_start().as_bytes().first() != Some(&b'{') {
+            return Err(match serde_json::from_str::<IgnoredAny>(body) {
+                Ok(_) => BeaconError::NotObject,
+                Err(e) => BeaconError::NotJson(e.to_string()),
+            });
+        }
+        // serde's message names line and column: enough to find the fault, and it never echoes input.
+        let raw: RawBeacon<'a> =
+            serde_json::from_str(body).map_err(|e| BeaconError::NotJson(e.to_string()))?;
         Ok(Beacon {
-            domain: required_string(object, "domain")?,
-            page: required_string(object, "page")?,
-            referrer: optional_string(object, "referrer")?,
-            platform: optional_string(object, "platform")?,
-            utc_offset: optional_integer(object, "utcoffset", -MAX_UTC_OFFSET, MAX_UTC_OFFSET)?
+            domain: required_string(raw.domain, "domain")?,
+            page: required_string(raw.page, "page")?,
+            referrer: optional_string(raw.referrer, "referrer")?,
+            platform: optional_string(raw.platform, "platform")?,
+            utc_offset: optional_integer(raw.utcoffset, "utcoffset", -MAX_UTC_OFFSET, MAX_UTC_OFFSET)?
                 .map(|v| v as i32),
-            mobile: optional_bool(object, "mobile")?,
-            load_ms: optional_integer(object, "load_ms", 0, MAX_LOAD_MS)?.map(|v| v as u32),
-            session_pages: optional_integer(object, "session_pages", 1, MAX_SESSION_PAGES)?.map(|v| v as u32),
+            mobile: optional_bool(raw.mobile, "mobile")?,
+            load_ms: optional_integer(raw.load_ms, "load_ms", 0, MAX_LOAD_MS)?.map(|v| v as u32),
+            session_pages: optional_integer(raw.session_pages, "session_pages", 1, MAX_SESSION_PAGES)?
+                .map(|v| v as u32),
         })
     }
 }
 
-/// `null` counts as absent for every optional field: old scripts send it for "unknown".
-fn present<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a Value> {
-    object.get(field).filter(|v| !v.is_null())
+fn required_string<'a>(value: Scalar<'a>, field: &'static str) -> Result<Cow<'a, str>, BeaconError> {
+    optional_string(value, field)?.ok_or(BeaconError::Missing(field))
 }
 
-fn required_string(object: &Map<String, Value>, field: &'static str) -> Result<String, BeaconError> {
-    optional_string(object, field)?.ok_or(BeaconError::Missing(field))
-}
-
-fn optional_string(object: &Map<String, Value>, field: &'static str) -> Result<Option<String>, BeaconError> {
-    match present(object, field) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(BeaconError::WrongType {
+fn optional_string<'a>(value: Scalar<'a>, field: &'static str) -> Result<Option<Cow<'a, str>>, BeaconError> {
+    match value {
+        Scalar::Absent => Ok(None),
+        Scalar::Str(s) => Ok(Some(s)),
+        _ => Err(BeaconError::WrongType {
             field,
             expected: "a string",
         }),
@@ -144,7 +228,7 @@ fn optional_string(object: &Map<String, Value>, field: &'static str) -> Result<O
 /// Reads an integer given as a JSON number or a numeric string. Fractions are rounded, since
 /// browsers report times as fractional milliseconds.
 fn optional_integer(
-    object: &Map<String, Value>,
+    value: Scalar,
     field: &'static str,
     min: i64,
     max: i64,
@@ -153,17 +237,17 @@ fn optional_integer(
         field,
         expected: "a number or a numeric string",
     };
-    let number = match present(object, field) {
-        None => return Ok(None),
-        Some(Value::Number(n)) => n.as_f64().ok_or(wrong_type)?,
-        Some(Value::String(s)) => {
+    let number = match value {
+        Scalar::Absent => return Ok(None),
+        Scalar::Number(n) => n,
+        Scalar::Str(s) => {
             let s = s.trim();
             if s.is_empty() {
                 return Ok(None);
             }
             parse_decimal(s).ok_or(wrong_type)?
         }
-        Some(_) => return Err(wrong_type),
+        _ => return Err(wrong_type),
     };
     let rounded = number.round();
     if !rounded.is_finite() || rounded < min as f64 || rounded > max as f64 {
@@ -190,26 +274,23 @@ fn parse_decimal(s: &str) -> Option<f64> {
     s.parse().ok()
 }
 
-fn optional_bool(object: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, BeaconError> {
+fn optional_bool(value: Scalar, field: &'static str) -> Result<Option<bool>, BeaconError> {
     let wrong_type = BeaconError::WrongType {
         field,
         expected: "a boolean, 0 or 1",
     };
-    match present(object, field) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(0) => Ok(Some(false)),
-            Some(1) => Ok(Some(true)),
-            _ => Err(wrong_type),
-        },
-        Some(Value::String(s)) => match s.trim() {
+    match value {
+        Scalar::Absent => Ok(None),
+        Scalar::Bool(b) => Ok(Some(b)),
+        Scalar::Number(n) if n == 0.0 => Ok(Some(false)),
+        Scalar::Number(n) if n == 1.0 => Ok(Some(true)),
+        Scalar::Str(s) => match s.trim() {
             "true" | "1" => Ok(Some(true)),
             "false" | "0" => Ok(Some(false)),
             "" => Ok(None),
             _ => Err(wrong_type),
         },
-        Some(_) => Err(wrong_type),
+        _ => Err(wrong_type),
     }
 }
 
@@ -217,7 +298,7 @@ fn optional_bool(object: &Map<String, Value>, field: &'static str) -> Result<Opt
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<Beacon, BeaconError> {
+    fn parse(s: &str) -> Result<Beacon<'_>, BeaconError> {
         Beacon::parse(s.as_bytes())
     }
 
@@ -263,6 +344,8 @@ mod tests {
         }
         let e = Beacon::parse(b"{\"page\":\"\xff\",\"domain\":\"a\"}").unwrap_err();
         assert_eq!(e.kind(), BeaconErrorKind::Json);
+        let e = Beacon::parse(b"{\"page\":\"/\",\"domain\":\"a\",\"unknown\":\"\xff\"}").unwrap_err();
+        assert_eq!(e, BeaconError::NotJson("invalid UTF-8 at byte 36".into()));
     }
 
     #[test]
@@ -324,20 +407,38 @@ mod tests {
             ("\"0\"", false),
             ("\"true\"", true),
         ] {
-            let b = parse(&format!(r#"{{"page":"/","domain":"a","mobile":{v}}}"#)).unwrap();
-            assert_eq!(b.mobile, Some(want), "{v}");
+            let body = format!(r#"{{"page":"/","domain":"a","mobile":{v}}}"#);
+            assert_eq!(parse(&body).unwrap().mobile, Some(want), "{v}");
         }
     }
 
     #[test]
-    fn deep_nesting_is_refused_not_overflowed() {
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(parse(&deep).unwrap_err().kind(), BeaconErrorKind::Json);
+    fn deep_nesting_is_skipped_or_refused_never_overflowed() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let unknown_key = format!(r#"{{"a":{deep},"page":"/","domain":"a"}}"#);
+        assert_eq!(parse(&unknown_key).unwrap().page, "/");
+        let known_key = format!(r#"{{"page":{deep},"domain":"a"}}"#);
+        assert_eq!(parse(&known_key).unwrap_err().kind(), BeaconErrorKind::Type);
     }
 
     #[test]
     fn error_messages_name_the_field() {
         let e = parse(r#"{"page":"/","domain":"a","utcoffset":999}"#).unwrap_err();
         assert_eq!(e.to_string(), "field \"utcoffset\" must be between -840 and 840");
+    }
+
+    #[test]
+    fn borrows_plain_strings_and_unescapes_others() {
+        let b = parse(r#"{"page":"/a\nb","domain":"ex\u0061mple.com"}"#).unwrap();
+        assert_eq!(b.domain, "example.com");
+        assert_eq!(b.page, "/a\nb");
+        let body = br#"{"page":"/plain","domain":"a"}"#;
+        assert!(matches!(Beacon::parse(body).unwrap().page, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let e = parse(r#"{"page":"/","domain":"a","domain":"b"}"#).unwrap_err();
+        assert_eq!(e.kind(), BeaconErrorKind::Json, "{e}");
     }
 }

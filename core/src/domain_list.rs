@@ -16,8 +16,8 @@ impl DomainList {
         let mut hosts = Vec::new();
         for name in names {
             let host = normalise_host(name).ok_or_else(|| format!("\"{name}\" is not a valid host name"))?;
-            if !hosts.contains(&host) {
-                hosts.push(host);
+            if !hosts.iter().any(|h| *h == host) {
+                hosts.push(host.into_owned());
             }
         }
         Ok(DomainList { hosts })

@@ -11,8 +11,6 @@
 //! `<measurement>,device=..,domain=..,page=..,platform=..,referrer_domain=..,tz=..
 //!  hits=1i,load_ms=..i,session_pages=..i,referrer=".." <unique ns timestamp>`
 
-use std::io::Write;
-
 use crate::measurement::Measurement;
 use crate::normalise::referrer::Referrer;
 use crate::record::Record;
@@ -22,25 +20,30 @@ use crate::record::Record;
 pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Record, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
     if let Some(device) = record.device {
-        write_tag(out, "device", device.as_str());
+        write_tag(out, b"device", device.as_str());
     }
-    write_tag(out, "domain", &record.domain);
-    write_tag(out, "page", &record.page);
+    write_tag(out, b"domain", &record.domain);
+    write_tag(out, b"page", &record.page);
     if let Some(platform) = &record.platform {
-        write_tag(out, "platform", platform);
+        write_tag(out, b"platform", platform);
     }
     if let Referrer::External { domain, .. } = &record.referrer {
-        write_tag(out, "referrer_domain", domain);
+        write_tag(out, b"referrer_domain", domain);
     }
     if let Some(tz) = record.utc_offset {
-        write_tag(out, "tz", itoa_i64(tz.into()).as_str());
+        out.extend_from_slice(b",tz=");
+        write_integer(out, tz.into());
     }
     out.extend_from_slice(b" hits=1i");
     if let Some(load_ms) = record.load_ms {
-        write_integer_field(out, "load_ms", load_ms.into());
+        out.extend_from_slice(b",load_ms=");
+        write_integer(out, load_ms.into());
+        out.push(b'i');
     }
     if let Some(pages) = record.session_pages {
-        write_integer_field(out, "session_pages", pages.into());
+        out.extend_from_slice(b",session_pages=");
+        write_integer(out, pages.into());
+        out.push(b'i');
     }
     if let Referrer::External { url, .. } = &record.referrer {
         out.extend_from_slice(b",referrer=\"");
@@ -54,28 +57,45 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
 /// count, nothing else.
 pub fn write_unlisted(out: &mut Vec<u8>, measurement: &Measurement, domain: &str, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
-    write_tag(out, "domain", domain);
+    write_tag(out, b"domain", domain);
     out.extend_from_slice(b" hits=1i");
     finish_line(out, timestamp_ns);
 }
 
 fn finish_line(out: &mut Vec<u8>, timestamp_ns: u64) {
-    // Writing to a Vec cannot fail.
-    let _ = writeln!(out, " {timestamp_ns}");
+    out.push(b' ');
+    write_unsigned(out, timestamp_ns);
+    out.push(b'\n');
 }
 
-fn write_tag(out: &mut Vec<u8>, key: &str, value: &str) {
+/// Whether a byte can be copied as it is into a tag value. `0xC2` leads the UTF-8 encoding of the
+/// C1 control characters (U+0080..U+009F), so text holding it takes the careful path.
+fn plain_tag_byte(b: u8) -> bool {
+    b > b' ' && !matches!(b, b',' | b'=' | b'\\' | 0x7f | 0xc2)
+}
+
+/// `key` is one of this module's own tag keys, which need no escaping.
+fn write_tag(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    if value.bytes().all(plain_tag_byte) {
+        if !value.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(key);
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
+        }
+        return;
+    }
     if !value.chars().any(|c| !c.is_control()) {
         return;
     }
     out.push(b',');
-    write_escaped_key(out, key);
+    out.extend_from_slice(key);
     out.push(b'=');
     for c in value.chars().filter(|c| !c.is_control()) {
         match c {
             ',' | '=' | ' ' => {
                 out.push(b'\\');
-                push_char(out, c);
+                out.push(c as u8);
             }
             '\\' => out.extend_from_slice(b"%5C"),
             _ => push_char(out, c),
@@ -83,24 +103,14 @@ fn write_tag(out: &mut Vec<u8>, key: &str, value: &str) {
     }
 }
 
-fn write_escaped_key(out: &mut Vec<u8>, key: &str) {
-    for c in key.chars().filter(|c| !c.is_control()) {
-        if matches!(c, ',' | '=' | ' ') {
-            out.push(b'\\');
-        }
-        push_char(out, c);
-    }
-}
-
-fn write_integer_field(out: &mut Vec<u8>, key: &str, value: i64) {
-    out.push(b',');
-    write_escaped_key(out, key);
-    out.push(b'=');
-    out.extend_from_slice(itoa_i64(value).as_bytes());
-    out.push(b'i');
-}
-
 fn write_escaped_string_field(out: &mut Vec<u8>, value: &str) {
+    if value
+        .bytes()
+        .all(|b| b >= b' ' && !matches!(b, b'"' | b'\\' | 0x7f | 0xc2))
+    {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
     for c in value.chars().filter(|c| !c.is_control()) {
         if matches!(c, '"' | '\\') {
             out.push(b'\\');
@@ -114,8 +124,25 @@ fn push_char(out: &mut Vec<u8>, c: char) {
     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
 }
 
-fn itoa_i64(v: i64) -> String {
-    v.to_string()
+fn write_integer(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    write_unsigned(out, value.unsigned_abs());
+}
+
+fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 #[cfg(test)]
@@ -123,7 +150,7 @@ mod tests {
     use super::*;
     use crate::normalise::platform::Device;
 
-    fn record() -> Record {
+    fn record() -> Record<'static> {
         Record {
             domain: "example.com".into(),
             page: "/blog/x".into(),
@@ -206,6 +233,37 @@ mod tests {
         assert!(!l.contains("platform="), "{l}");
         assert_eq!(l.matches('\n').count(), 1);
         assert!(l.ends_with('\n'));
+    }
+
+    #[test]
+    fn writes_integers_of_every_sign() {
+        for v in [
+            0i64,
+            7,
+            -60,
+            840,
+            -840,
+            600_000,
+            1_795_940_673_982_000_123,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut out = Vec::new();
+            write_integer(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        let mut out = Vec::new();
+        write_unsigned(&mut out, u64::MAX);
+        assert_eq!(String::from_utf8(out).unwrap(), u64::MAX.to_string());
+    }
+
+    #[test]
+    fn removes_c1_control_characters_too() {
+        let r = Record {
+            page: "/a\u{85}b\u{a0}c".into(),
+            ..record()
+        };
+        assert!(line(&r).contains(",page=/ab\u{a0}c,"));
     }
 
     #[test]

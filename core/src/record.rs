@@ -1,16 +1,19 @@
 //! The normalised page view: everything that may be stored, and nothing else.
 
+use std::borrow::Cow;
+
 use crate::normalise::platform::Device;
 use crate::normalise::referrer::Referrer;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+/// Text is borrowed from the beacon body when normalisation left it unchanged.
+pub struct Record<'a> {
     /// Lower-case host, on the allow-list.
-    pub domain: String,
+    pub domain: Cow<'a, str>,
     /// Path only, starting with `/`, length-capped.
-    pub page: String,
+    pub page: Cow<'a, str>,
     pub referrer: Referrer,
-    pub platform: Option<String>,
+    pub platform: Option<Cow<'a, str>>,
     pub device: Option<Device>,
     /// Minutes, as `Date.getTimezoneOffset()` reports them (positive west of UTC).
     pub utc_offset: Option<i32>,

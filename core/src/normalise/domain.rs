@@ -1,12 +1,14 @@
 //! Host name normalisation, shared by the beacon's `domain`, the allow-list and CORS origins.
 
+use std::borrow::Cow;
+
 /// Longest host name DNS allows.
 pub const MAX_HOST_LEN: usize = 253;
 
 /// Lower-cases a host, removes a port and a trailing dot, and accepts only the characters a host
 /// name can hold (ASCII letters, digits, `-`, `_`, `.`; browsers report IDNs in punycode).
 /// Returns `None` for anything else, so a forged value can never reach a tag unescaped.
-pub fn normalise_host(raw: &str) -> Option<String> {
+pub fn normalise_host(raw: &str) -> Option<Cow<'_, str>> {
     let raw = raw.trim();
     let without_port = match raw.rsplit_once(':') {
         Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
@@ -21,7 +23,14 @@ pub fn normalise_host(raw: &str) -> Option<String> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !host.starts_with('.')
         && !host.contains("..");
-    valid.then(|| host.to_ascii_lowercase())
+    if !valid {
+        return None;
+    }
+    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 #[cfg(test)]

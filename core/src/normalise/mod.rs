@@ -16,21 +16,23 @@ use crate::record::Record;
 
 /// What a valid beacon becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Outcome<'a> {
     /// A page view of an allowed site.
-    PageView(Record),
+    PageView(Record<'a>),
     /// A beacon for a site not on the allow-list: only its (normalised) domain is kept, so abuse
     /// can be investigated without polluting the real data.
     Unlisted { domain: String },
 }
 
-pub fn normalise(beacon: &Beacon, allowed: &DomainList) -> Result<Outcome, BeaconError> {
+pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Outcome<'a>, BeaconError> {
     let domain = domain::normalise_host(&beacon.domain).ok_or(BeaconError::Invalid {
         field: "domain",
         reason: "is not a host name",
     })?;
     if !allowed.contains(&domain) {
-        return Ok(Outcome::Unlisted { domain });
+        return Ok(Outcome::Unlisted {
+            domain: domain.into_owned(),
+        });
     }
     let platform = platform::normalise_platform(beacon.platform.as_deref());
     let device = platform::classify_device(beacon.mobile, platform.as_deref());

@@ -1,5 +1,7 @@
 //! Page normalisation: the path only.
 
+use std::borrow::Cow;
+
 /// Longest page path kept, in bytes; longer paths are cut (at a character boundary) so that
 /// hostile input cannot create unbounded tag values.
 pub const MAX_PAGE_LEN: usize = 256;
@@ -7,11 +9,29 @@ pub const MAX_PAGE_LEN: usize = 256;
 /// Keeps the path of a page: query string and fragment removed (they carry tokens, e-mail
 /// addresses and session ids), control characters removed, a leading `/` guaranteed, length
 /// capped. A full URL (`location.href`) is reduced to its path.
-pub fn normalise_page(raw: &str) -> String {
+pub fn normalise_page(raw: &str) -> Cow<'_, str> {
     let raw = raw.trim();
-    let path = match url::Url::parse(raw) {
-        Ok(url) if url.has_host() => url.path().to_owned(),
-        _ => raw.split(['?', '#']).next().unwrap_or("").to_owned(),
+    let plain = raw.starts_with('/')
+        && raw.len() <= MAX_PAGE_LEN
+        && raw
+            .bytes()
+            .all(|b| b >= b' ' && !matches!(b, b'?' | b'#' | 0x7f | 0xc2));
+    if plain {
+        return Cow::Borrowed(raw);
+    }
+    let full_url = if raw.contains("://") {
+        url::Url::parse(raw).ok().filter(|u| u.has_host())
+    } else {
+        None
+    };
+    let path = match &full_url {
+        Some(url) => url.path(),
+        None => {
+            &raw[..raw
+                .bytes()
+                .position(|b| b == b'?' || b == b'#')
+                .unwrap_or(raw.len())]
+        }
     };
     let mut page = String::with_capacity(path.len().min(MAX_PAGE_LEN) + 1);
     if !path.starts_with('/') {
@@ -23,7 +43,7 @@ pub fn normalise_page(raw: &str) -> String {
         }
         page.push(c);
     }
-    page
+    Cow::Owned(page)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Platform normalisation: a coarse description of the device, limited so it cannot fingerprint.
 
+use std::borrow::Cow;
+
 /// Longest platform string kept, in characters.
 pub const MAX_PLATFORM_LEN: usize = 48;
 
@@ -21,17 +23,24 @@ impl Device {
 
 /// Keeps letters, digits, spaces and `._-()/,;:+`, collapses runs of spaces, caps the length.
 /// `navigator.platform` values ("Linux x86_64", "Win32", "iPhone", "MacIntel") pass unchanged.
-pub fn normalise_platform(raw: Option<&str>) -> Option<String> {
+pub fn normalise_platform(raw: Option<&str>) -> Option<Cow<'_, str>> {
     let raw = raw?;
+    let plain = !raw.is_empty()
+        && raw.len() <= MAX_PLATFORM_LEN
+        && !raw.starts_with(' ')
+        && !raw.ends_with(' ')
+        && !raw.contains("  ")
+        && raw.bytes().all(|b| b == b' ' || platform_byte(b));
+    if plain {
+        return Some(Cow::Borrowed(raw));
+    }
     let mut kept = String::new();
     let mut count = 0;
     for c in raw.chars() {
         if count == MAX_PLATFORM_LEN {
             break;
         }
-        let allowed = c.is_ascii_alphanumeric()
-            || matches!(c, '.' | '_' | '-' | '(' | ')' | '/' | ',' | ';' | ':' | '+');
-        if allowed {
+        if c.is_ascii() && platform_byte(c as u8) {
             kept.push(c);
             count += 1;
         } else if c.is_whitespace() && !kept.is_empty() && !kept.ends_with(' ') {
@@ -40,7 +49,15 @@ pub fn normalise_platform(raw: Option<&str>) -> Option<String> {
         }
     }
     let kept = kept.trim_end().to_owned();
-    (!kept.is_empty()).then_some(kept)
+    (!kept.is_empty()).then_some(Cow::Owned(kept))
+}
+
+fn platform_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'.' | b'_' | b'-' | b'(' | b')' | b'/' | b',' | b';' | b':' | b'+'
+        )
 }
 
 /// The browser's own hint wins (`navigator.userAgentData.mobile`); otherwise the platform string

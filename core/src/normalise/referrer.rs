@@ -22,29 +22,101 @@ pub fn normalise_referrer(raw: Option<&str>, site: &str, allowed: &DomainList) -
     let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
         return Referrer::None;
     };
-    let Ok(url) = url::Url::parse(raw) else {
-        return Referrer::None;
-    };
-    if !matches!(url.scheme(), "http" | "https") {
+    match simple_web_url(raw) {
+        Some(parts) => keep_external(parts, site, allowed),
+        None => {
+            let Ok(url) = url::Url::parse(raw) else {
+                return Referrer::None;
+            };
+            keep_external(
+                (url.scheme(), url.host_str().unwrap_or(""), url.path()),
+                site,
+                allowed,
+            )
+        }
+    }
+}
+
+fn keep_external((scheme, host, path): (&str, &str, &str), site: &str, allowed: &DomainList) -> Referrer {
+    if !matches!(scheme, "http" | "https") {
         return Referrer::None;
     }
-    let Some(host) = url.host_str().and_then(normalise_host) else {
+    let Some(host) = normalise_host(host) else {
         return Referrer::None;
     };
     if host == site || allowed.contains(&host) {
         return Referrer::SameSite;
     }
-    let mut kept = format!("{}://{}", url.scheme(), host);
-    for c in url.path().chars().filter(|c| !c.is_control()) {
+    let mut kept = String::with_capacity(scheme.len() + 3 + host.len() + path.len().min(MAX_PAGE_LEN));
+    kept.push_str(scheme);
+    kept.push_str("://");
+    kept.push_str(&host);
+    for c in path.chars().filter(|c| !c.is_control()) {
         if kept.len() + c.len_utf8() > host.len() + 8 + MAX_PAGE_LEN {
             break;
         }
         kept.push(c);
     }
     Referrer::External {
-        domain: host,
+        domain: host.into_owned(),
         url: kept,
     }
+}
+
+/// Splits the common case, a plain `http(s)://host[:port]/path[?query][#fragment]`, into scheme,
+/// host and path without a full URL parser, but only when the WHATWG parser (the `url` crate) would
+/// give exactly the same three parts: anything unusual (userinfo, IP-like or IDN hosts, dot
+/// segments, characters the parser would encode, a port out of range) returns `None` and goes to
+/// the `url` crate. A property test holds the two to agreement.
+fn simple_web_url(raw: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = if let Some(rest) = raw.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        ("http", raw.strip_prefix("http://")?)
+    };
+    let authority_end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.split_once(':') {
+        Some((host, port)) => {
+            let valid_port = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+            if !valid_port || port.parse::<u32>().ok()? > 65535 {
+                return None;
+            }
+            host
+        }
+        None => authority,
+    };
+    let plain_host = !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+        })
+        && host.rsplit('.').next().is_some_and(|last| {
+            !last.bytes().all(|b| b.is_ascii_digit())
+                && !last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+        });
+    if !plain_host {
+        return None;
+    }
+    let path = match tail.strip_prefix('/') {
+        Some(_) => {
+            &tail[..tail
+                .bytes()
+                .position(|b| b == b'?' || b == b'#')
+                .unwrap_or(tail.len())]
+        }
+        None => "/",
+    };
+    let plain_path = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b))
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
+        && !path.to_ascii_lowercase().contains("%2e");
+    plain_path.then_some((scheme, host, path))
 }
 
 #[cfg(test)]
@@ -96,6 +168,57 @@ mod tests {
         }
         let allowed = DomainList::default();
         assert_eq!(normalise_referrer(None, "a", &allowed), Referrer::None);
+    }
+
+    #[test]
+    fn the_simple_path_agrees_with_the_url_crate() {
+        for raw in [
+            "https://news.example.org/a/b?q=1#f",
+            "http://Example.ORG:8080",
+            "https://x.org?q",
+            "https://x.org#f",
+            "https://a-b.c-d.org/~x/(y)/a,b;c=d:e@f%20g",
+        ] {
+            let url = url::Url::parse(raw).unwrap();
+            let (scheme, host, path) = simple_web_url(raw).unwrap();
+            // Host case does not matter: normalise_host lower-cases either way.
+            assert_eq!(
+                (scheme, host.to_ascii_lowercase().as_str(), path),
+                (url.scheme(), url.host_str().unwrap(), url.path()),
+                "{raw}"
+            );
+        }
+        for raw in [
+            "https://user@x.org/",
+            "https://1.2.3.4/",
+            "https://x.0x7f/",
+            "https://xn--bcher-kva.de/",
+            "https://x.org/a/../b",
+            "https://x.org/%2e%2E/b",
+            "https://x.org:99999/",
+            "https://x.org:/",
+            "https://x..org/",
+            "https://x.org./",
+            "https://x.org/a b",
+            "https://x.org/a\\b",
+            "HTTPS://x.org/",
+            "https://[::1]/",
+        ] {
+            assert_eq!(simple_web_url(raw), None, "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_simple_path_never_disagrees_with_the_url_crate(
+            raw in "(https?://)?[a-zA-Z0-9.:@\\[\\]-]{0,20}(/[a-zA-Z0-9.%~!$&'()*+,;=:@ <>^|\\\\-]{0,12}){0,4}([?#][a-z/=&.]{0,8})?"
+        ) {
+            if let Some((scheme, host, path)) = simple_web_url(&raw) {
+                let url = url::Url::parse(&raw).expect("the url crate parses what the simple path accepts");
+                let host = host.to_ascii_lowercase();
+                proptest::prop_assert_eq!((scheme, host.as_str(), path), (url.scheme(), url.host_str().unwrap_or(""), url.path()));
+            }
+        }
     }
 
     #[test]

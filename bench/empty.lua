@@ -1,0 +1,4 @@
+-- wrk script: the same request shape as beacon.lua, to nginx's bare `return 204`.
+wrk.method = "POST"
+wrk.body = '{"domain":"example.com","page":"/blog/post-1","referrer":"https://news.example.org/item?id=1","utcoffset":-60,"platform":"Linux x86_64","load_ms":532,"session_pages":2}'
+wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"

@@ -1,0 +1,43 @@
+//! Cost of the pure pipeline for one typical beacon: body → beacon → record → line.
+//! `cargo bench -p analytics_core` prints nanoseconds per beacon (a plain timing loop: the figure
+//! is for comparing changes on one machine, not an assertion).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use analytics_core::line_protocol::write_page_view;
+use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome};
+
+const BODY: &[u8] = br#"{"domain":"example.com","page":"/blog/post-1","referrer":"https://news.example.org/item?id=1","utcoffset":-60,"platform":"Linux x86_64","load_ms":532,"session_pages":2}"#;
+
+fn main() {
+    let allowed = DomainList::parse(["example.com"]).unwrap();
+    let measurement = Measurement::parse("pageview").unwrap();
+    let mut out = Vec::with_capacity(1 << 20);
+    let rounds = 1_000_000u64;
+    for (name, stage) in [
+        ("parse", 1),
+        ("parse+normalise", 2),
+        ("parse+normalise+encode", 3),
+    ] {
+        let start = Instant::now();
+        for i in 0..rounds {
+            let beacon = Beacon::parse(black_box(BODY)).unwrap();
+            if stage >= 2 {
+                let Outcome::PageView(record) = normalise(&beacon, &allowed).unwrap() else {
+                    unreachable!()
+                };
+                if stage >= 3 {
+                    if out.len() > 1 << 19 {
+                        out.clear();
+                    }
+                    write_page_view(&mut out, &measurement, &record, i);
+                }
+                black_box(&record);
+            }
+            black_box(&beacon);
+        }
+        let ns = start.elapsed().as_nanos() as f64 / rounds as f64;
+        println!("{name:<24} {ns:8.0} ns/beacon");
+    }
+}
