@@ -94,7 +94,7 @@ impl WorkerSink {
             );
             return;
         }
-        if self.pending.len() >= self.target.batch_bytes() {
+        if self.pending.len() >= self.target.flush_threshold() {
             self.flush();
         }
         self.schedule();
@@ -103,11 +103,11 @@ impl WorkerSink {
     /// Sends every full batch the sink takes now; stops at the first "try later".
     pub fn flush(&mut self) {
         while !self.pending.is_empty() {
-            let batch = self.pending.next_batch(self.target.batch_bytes());
+            let batch = self.pending.next_batch(self.target.max_batch());
             let len = batch.len();
             match self.target.send(batch) {
                 SendOutcome::Sent(n) => {
-                    let lines = count_lines(&self.pending.next_batch(len)[..n]);
+                    let lines = self.pending.lines_in_front(n) as u64;
                     self.shared.add(Counter::LinesWritten, lines);
                     self.shared.add(Counter::BytesWritten, n as u64);
                     self.pending.consume(n);
@@ -117,7 +117,7 @@ impl WorkerSink {
                     return;
                 }
                 SendOutcome::Failed(reason) => {
-                    let lines = count_lines(self.pending.next_batch(len));
+                    let lines = self.pending.lines_in_front(len) as u64;
                     self.shared.add(Counter::DroppedSinkError, lines);
                     self.report_drop(lines, &reason);
                     self.pending.consume(len);
@@ -209,10 +209,6 @@ impl WorkerSink {
             self.last_retry_report = now;
         }
     }
-}
-
-fn count_lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 extern "C" fn on_flush_timer(event: *mut ngx_event_t) {

@@ -76,52 +76,55 @@ fn plain_tag_byte(b: u8) -> bool {
 
 /// `key` is one of this module's own tag keys, which need no escaping.
 fn write_tag(out: &mut Vec<u8>, key: &[u8], value: &str) {
-    if value.bytes().all(plain_tag_byte) {
-        if !value.is_empty() {
+    let bytes = value.as_bytes();
+    if bytes.iter().all(|&b| plain_tag_byte(b)) {
+        if !bytes.is_empty() {
             out.push(b',');
             out.extend_from_slice(key);
             out.push(b'=');
-            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(bytes);
         }
         return;
     }
-    if !value.chars().any(|c| !c.is_control()) {
-        return;
-    }
+    let start = out.len();
     out.push(b',');
     out.extend_from_slice(key);
     out.push(b'=');
-    for c in value.chars().filter(|c| !c.is_control()) {
-        match c {
-            ',' | '=' | ' ' => {
-                out.push(b'\\');
-                out.push(c as u8);
-            }
-            '\\' => out.extend_from_slice(b"%5C"),
-            _ => push_char(out, c),
-        }
+    let value_start = out.len();
+    for_each_kept_byte(bytes, |b| match b {
+        b',' | b'=' | b' ' => out.extend_from_slice(&[b'\\', b]),
+        b'\\' => out.extend_from_slice(b"%5C"),
+        _ => out.push(b),
+    });
+    if out.len() == value_start {
+        // Nothing but control characters: an empty tag value is invalid, so leave the tag out.
+        out.truncate(start);
     }
 }
 
 fn write_escaped_string_field(out: &mut Vec<u8>, value: &str) {
-    if value
-        .bytes()
-        .all(|b| b >= b' ' && !matches!(b, b'"' | b'\\' | 0x7f | 0xc2))
-    {
-        out.extend_from_slice(value.as_bytes());
-        return;
-    }
-    for c in value.chars().filter(|c| !c.is_control()) {
-        if matches!(c, '"' | '\\') {
-            out.push(b'\\');
-        }
-        push_char(out, c);
-    }
+    for_each_kept_byte(value.as_bytes(), |b| match b {
+        b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+        _ => out.push(b),
+    });
 }
 
-fn push_char(out: &mut Vec<u8>, c: char) {
-    let mut buf = [0u8; 4];
-    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+/// Calls `keep` for every byte of `text` except those of control characters: C0 (`\0`..`\x1f`,
+/// including `\n` and `\r`), DEL, and C1 (U+0080..U+009F, encoded `C2 80`..`C2 9F`). Whole
+/// characters are removed, so what is kept stays valid UTF-8.
+fn for_each_kept_byte(text: &[u8], mut keep: impl FnMut(u8)) {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if b < b' ' || b == 0x7f {
+            i += 1;
+        } else if b == 0xc2 && text.get(i + 1).is_some_and(|next| (0x80..=0x9f).contains(next)) {
+            i += 2;
+        } else {
+            keep(b);
+            i += 1;
+        }
+    }
 }
 
 fn write_integer(out: &mut Vec<u8>, value: i64) {
@@ -264,6 +267,16 @@ mod tests {
             ..record()
         };
         assert!(line(&r).contains(",page=/ab\u{a0}c,"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn kept_text_is_the_text_without_control_characters(text in "\\PC{0,8}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}]{0,3}\\PC{0,8}") {
+            let mut kept = Vec::new();
+            for_each_kept_byte(text.as_bytes(), |b| kept.push(b));
+            let expected: String = text.chars().filter(|c| !c.is_control()).collect();
+            proptest::prop_assert_eq!(String::from_utf8(kept).unwrap(), expected);
+        }
     }
 
     #[test]

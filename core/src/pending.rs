@@ -7,6 +7,8 @@
 #[derive(Debug)]
 pub struct PendingLines {
     buf: Vec<u8>,
+    /// Lines in `buf`, kept so that delivering the whole buffer needs no scan.
+    lines: usize,
     limit: usize,
 }
 
@@ -18,6 +20,7 @@ impl PendingLines {
     pub fn new(limit: usize) -> PendingLines {
         PendingLines {
             buf: Vec::new(),
+            lines: 0,
             limit,
         }
     }
@@ -29,6 +32,7 @@ impl PendingLines {
             return Err(BufferFull);
         }
         self.buf.extend_from_slice(line);
+        self.lines += 1;
         Ok(())
     }
 
@@ -43,6 +47,7 @@ impl PendingLines {
             self.buf.truncate(start);
             return Err(BufferFull);
         }
+        self.lines += usize::from(self.buf.len() > start);
         Ok(())
     }
 
@@ -55,7 +60,15 @@ impl PendingLines {
     }
 
     pub fn line_count(&self) -> usize {
-        self.buf.iter().filter(|&&b| b == b'\n').count()
+        self.lines
+    }
+
+    /// How many lines end within the first `bytes` bytes.
+    pub fn lines_in_front(&self, bytes: usize) -> usize {
+        if bytes >= self.buf.len() {
+            return self.lines;
+        }
+        self.buf[..bytes].iter().filter(|&&b| b == b'\n').count()
     }
 
     /// The longest run of whole lines from the front that fits in `max_bytes`; a single line longer
@@ -79,6 +92,7 @@ impl PendingLines {
 
     /// Forgets the first `bytes` bytes, which the sink has delivered.
     pub fn consume(&mut self, bytes: usize) {
+        self.lines -= self.lines_in_front(bytes);
         self.buf.drain(..bytes.min(self.buf.len()));
         if self.buf.is_empty() && self.buf.capacity() > self.limit / 4 {
             // Give back a burst's memory once it is delivered.
@@ -122,7 +136,10 @@ mod tests {
         assert_eq!(p.next_batch(1000), b"aaa\nbbb\nccc\n");
         p.consume(4);
         assert_eq!(p.next_batch(100), b"bbb\nccc\n");
+        assert_eq!(p.line_count(), 2);
+        assert_eq!(p.lines_in_front(4), 1);
         p.consume(8);
         assert!(p.is_empty());
+        assert_eq!(p.line_count(), 0);
     }
 }

@@ -11,8 +11,9 @@ use nginx_sys::{ngx_log_t, ngx_open_file_t};
 use super::SendOutcome;
 use crate::config::MainConfig;
 
-/// Bytes per write: large enough to be cheap, small enough to never stall a worker.
-pub const WRITE_SIZE: usize = 64 * 1024;
+/// Pending bytes that trigger a write before the flush timer: large enough for few system calls,
+/// small enough that one write never stalls a worker.
+pub const FLUSH_THRESHOLD: usize = 64 * 1024;
 
 pub struct FileSink {
     file: *mut ngx_open_file_t,

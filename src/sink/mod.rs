@@ -31,11 +31,20 @@ impl SinkTarget {
         Ok(SinkTarget::File(file::FileSink::new(config.file)))
     }
 
-    /// The most bytes one send should carry.
-    pub fn batch_bytes(&self) -> usize {
+    /// The most bytes one send may carry.
+    pub fn max_batch(&self) -> usize {
         match self {
             SinkTarget::Udp(udp) => udp.datagram_size(),
-            SinkTarget::File(_) => file::WRITE_SIZE,
+            // One write takes everything pending (bounded by `buffer=`).
+            SinkTarget::File(_) => usize::MAX,
+        }
+    }
+
+    /// Pending bytes that make a batch worth sending before the flush timer fires.
+    pub fn flush_threshold(&self) -> usize {
+        match self {
+            SinkTarget::Udp(udp) => udp.datagram_size(),
+            SinkTarget::File(_) => file::FLUSH_THRESHOLD,
         }
     }
 

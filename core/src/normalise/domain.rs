@@ -10,9 +10,8 @@ pub const MAX_HOST_LEN: usize = 253;
 /// Returns `None` for anything else, so a forged value can never reach a tag unescaped.
 pub fn normalise_host(raw: &str) -> Option<Cow<'_, str>> {
     let raw = raw.trim();
-    let without_port = match raw.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        Some((host, "")) => host,
+    let without_port = match raw.bytes().rposition(|b| b == b':') {
+        Some(colon) if raw.as_bytes()[colon + 1..].iter().all(u8::is_ascii_digit) => &raw[..colon],
         _ => raw,
     };
     let host = without_port.strip_suffix('.').unwrap_or(without_port);
@@ -22,7 +21,7 @@ pub fn normalise_host(raw: &str) -> Option<Cow<'_, str>> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !host.starts_with('.')
-        && !host.contains("..");
+        && !host.as_bytes().windows(2).any(|pair| pair == b"..");
     if !valid {
         return None;
     }

@@ -29,7 +29,7 @@ pub fn normalise_platform(raw: Option<&str>) -> Option<Cow<'_, str>> {
         && raw.len() <= MAX_PLATFORM_LEN
         && !raw.starts_with(' ')
         && !raw.ends_with(' ')
-        && !raw.contains("  ")
+        && !raw.as_bytes().windows(2).any(|pair| pair == b"  ")
         && raw.bytes().all(|b| b == b' ' || platform_byte(b));
     if plain {
         return Some(Cow::Borrowed(raw));
