@@ -282,8 +282,8 @@ fn optional_bool(value: Scalar, field: &'static str) -> Result<Option<bool>, Bea
     match value {
         Scalar::Absent => Ok(None),
         Scalar::Bool(b) => Ok(Some(b)),
-        Scalar::Number(n) if n == 0.0 => Ok(Some(false)),
-        Scalar::Number(n) if n == 1.0 => Ok(Some(true)),
+        Scalar::Number(0.0) => Ok(Some(false)),
+        Scalar::Number(1.0) => Ok(Some(true)),
         Scalar::Str(s) => match s.trim() {
             "true" | "1" => Ok(Some(true)),
             "false" | "0" => Ok(Some(false)),

@@ -151,6 +151,7 @@ impl Nginx {
             thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("nginx did not exit after SIG{signal}");
     }
 
