@@ -21,4 +21,19 @@ fn main() {
     if let Ok(os) = std::env::var("DEP_NGINX_OS") {
         println!("cargo::rustc-cfg=ngx_os=\"{os}\"");
     }
+
+    // API differences between the nginx versions the module supports.
+    const VERSION_CHECKS: &[(u64, &str)] = &[(1_023_000, "nginx1_23_0")];
+    for (_, name) in VERSION_CHECKS {
+        println!("cargo::rustc-check-cfg=cfg({name})");
+    }
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_VERSION_NUMBER");
+    if let Ok(version) = std::env::var("DEP_NGINX_VERSION_NUMBER") {
+        let version: u64 = version.parse().expect("numeric nginx version");
+        for (since, name) in VERSION_CHECKS {
+            if version >= *since {
+                println!("cargo::rustc-cfg={name}");
+            }
+        }
+    }
 }

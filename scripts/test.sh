@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, the core's unit and property tests, and the
 # integration tests that start a real nginx (loading the module just built), InfluxDB and
-# UDP listeners on loopback. Installs what it needs first.
+# UDP listeners on loopback; then the integration tests again against Debian's packaged nginx.
+# Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +13,9 @@ cargo clippy --workspace --all-targets --release --features vendored -- -D warni
 # cargo test does not rebuild the cdylib that nginx loads: build it first.
 cargo build --release --features vendored
 cargo test --workspace --release --features vendored
+
+# The same integration tests against Debian's packaged nginx 1.22, with the module built for it.
+eval "$(scripts/debian-nginx.sh)"
+echo "compatibility run: $("$NGINX" -v 2>&1)"
+ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
+    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb

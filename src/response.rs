@@ -91,7 +91,11 @@ unsafe fn add_header(r: &mut ngx_http_request_t, name: &'static str, value: &str
         };
         h.value = value;
         h.lowcase_key = std::ptr::null_mut();
-        h.next = std::ptr::null_mut();
+        // nginx 1.23.0 chains headers of the same name.
+        #[cfg(nginx1_23_0)]
+        {
+            h.next = std::ptr::null_mut();
+        }
     }
     Some(())
 }

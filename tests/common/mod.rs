@@ -91,6 +91,8 @@ impl Nginx {
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         let child = Command::new(nginx_path())
+            .arg("-e")
+            .arg(dir.path().join("logs/error.log"))
             .arg("-p")
             .arg(format!("{}/", dir.path().display()))
             .arg("-c")
@@ -225,6 +227,8 @@ pub fn nginx_test_config(http_body: &str) -> (bool, String) {
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
     let out = Command::new(nginx_path())
         .arg("-t")
+        .arg("-e")
+        .arg(dir.path().join("logs/error.log"))
         .arg("-p")
         .arg(format!("{}/", dir.path().display()))
         .arg("-c")
