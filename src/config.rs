@@ -117,63 +117,65 @@ impl LocationConfig {
     }
 }
 
+/// Where a directive may appear, and how many arguments it takes.
+const ANY_LEVEL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+type DirectiveHandler = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
+
+const fn directive(name: ngx_str_t, type_: u32, set: DirectiveHandler, conf: usize) -> ngx_command_t {
+    ngx_command_t {
+        name,
+        type_: type_ as ngx_uint_t,
+        set: Some(set),
+        conf,
+        offset: 0,
+        post: ptr::null_mut(),
+    }
+}
+
 pub static mut COMMANDS: [ngx_command_t; 8] = [
-    ngx_command_t {
-        name: ngx_string!("analytics_sink"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234) as ngx_uint_t,
-        set: Some(set_sink),
-        conf: NGX_HTTP_MAIN_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_beacon"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
-        set: Some(set_beacon),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_domains"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_1MORE) as ngx_uint_t,
-        set: Some(set_domains),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_measurement"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_measurement),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_unlisted_measurement"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_unlisted_measurement),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_max_body"),
-        type_: (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1) as ngx_uint_t,
-        set: Some(set_max_body),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
-    ngx_command_t {
-        name: ngx_string!("analytics_status"),
-        type_: (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
-        set: Some(set_status),
-        conf: NGX_HTTP_LOC_CONF_OFFSET,
-        offset: 0,
-        post: ptr::null_mut(),
-    },
+    directive(
+        ngx_string!("analytics_sink"),
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234,
+        set_sink,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_beacon"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_beacon,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_domains"),
+        ANY_LEVEL | NGX_CONF_1MORE,
+        set_domains,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_measurement"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_measurement,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_unlisted_measurement"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_unlisted_measurement,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_max_body"),
+        ANY_LEVEL | NGX_CONF_TAKE1,
+        set_max_body,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
+    directive(
+        ngx_string!("analytics_status"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_status,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
     ngx_command_t::empty(),
 ];
 

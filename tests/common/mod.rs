@@ -90,13 +90,7 @@ impl Nginx {
         let conf = config(dir.path(), port, http_body, workers);
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-        let child = Command::new(nginx_path())
-            .arg("-e")
-            .arg(dir.path().join("logs/error.log"))
-            .arg("-p")
-            .arg(format!("{}/", dir.path().display()))
-            .arg("-c")
-            .arg(dir.path().join("nginx.conf"))
+        let child = nginx_command(dir.path())
             .stdin(Stdio::null())
             .spawn()
             .expect("start nginx");
@@ -219,22 +213,26 @@ http {{
     )
 }
 
+/// nginx with its prefix, configuration and error log in `dir`.
+fn nginx_command(dir: &Path) -> Command {
+    let mut command = Command::new(nginx_path());
+    command
+        .arg("-e")
+        .arg(dir.join("logs/error.log"))
+        .arg("-p")
+        .arg(format!("{}/", dir.display()))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    command
+}
+
 /// Runs `nginx -t` on a configuration and returns (success, output).
 pub fn nginx_test_config(http_body: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let conf = config(dir.path(), free_port(), http_body, 1);
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let out = Command::new(nginx_path())
-        .arg("-t")
-        .arg("-e")
-        .arg(dir.path().join("logs/error.log"))
-        .arg("-p")
-        .arg(format!("{}/", dir.path().display()))
-        .arg("-c")
-        .arg(dir.path().join("nginx.conf"))
-        .output()
-        .unwrap();
+    let out = nginx_command(dir.path()).arg("-t").output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     (out.status.success(), text)
 }
