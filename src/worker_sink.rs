@@ -34,9 +34,8 @@ pub struct WorkerSink {
     shared: &'static SharedState,
     log: *mut ngx_log_t,
     exit_deadline: Option<ngx_msec_t>,
-    /// Drops not yet reported in the error log, and when the log last spoke of them.
-    unreported_drops: u64,
-    last_drop_report: i64,
+    buffer_full_drops: DropReport,
+    sink_error_drops: DropReport,
     last_retry_report: i64,
 }
 
@@ -58,8 +57,8 @@ impl WorkerSink {
             shared,
             log,
             exit_deadline: None,
-            unreported_drops: 0,
-            last_drop_report: 0,
+            buffer_full_drops: DropReport::default(),
+            sink_error_drops: DropReport::default(),
             last_retry_report: 0,
         })
     }
@@ -88,10 +87,8 @@ impl WorkerSink {
     pub fn enqueue(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         if self.pending.push_with(write).is_err() {
             self.shared.add(Counter::DroppedBufferFull, 1);
-            self.report_drop(
-                1,
-                "the pending buffer is full (see \"buffer=\" of analytics_sink)",
-            );
+            let reason = "the pending buffer is full (see \"buffer=\" of analytics_sink)";
+            self.buffer_full_drops.add(1, reason, self.log, &self.address);
             return;
         }
         if self.pending.len() >= self.target.flush_threshold() {
@@ -119,7 +116,7 @@ impl WorkerSink {
                 SendOutcome::Failed(reason) => {
                     let lines = self.pending.lines_in_front(len) as u64;
                     self.shared.add(Counter::DroppedSinkError, lines);
-                    self.report_drop(lines, &reason);
+                    self.sink_error_drops.add(lines, &reason, self.log, &self.address);
                     self.pending.consume(len);
                 }
             }
@@ -158,6 +155,9 @@ impl WorkerSink {
         }
         self.flush();
         self.drop_all_pending("the worker exited before the sink took them");
+        // Every drop is in the log by the time the worker is gone.
+        self.buffer_full_drops.report_now(self.log, &self.address);
+        self.sink_error_drops.report_now(self.log, &self.address);
     }
 
     fn drop_all_pending(&mut self, reason: &str) {
@@ -178,24 +178,6 @@ impl WorkerSink {
         self.pending.consume(len);
     }
 
-    /// Drops are logged at most once a second, with the count since the last report.
-    fn report_drop(&mut self, lines: u64, reason: &str) {
-        self.unreported_drops += lines;
-        let now = ngx_time() as i64;
-        if now > self.last_drop_report {
-            ngx_log_error!(
-                NGX_LOG_ERR,
-                self.log,
-                "analytics: {} lines for {} dropped: {}",
-                self.unreported_drops,
-                self.address,
-                reason
-            );
-            self.unreported_drops = 0;
-            self.last_drop_report = now;
-        }
-    }
-
     fn report_retry(&mut self, reason: &str) {
         let now = ngx_time() as i64;
         if now >= self.last_retry_report + 10 {
@@ -208,6 +190,42 @@ impl WorkerSink {
             );
             self.last_retry_report = now;
         }
+    }
+}
+
+/// Drops of one kind, logged at most once a second with the count since the last line.
+#[derive(Default)]
+struct DropReport {
+    unreported: u64,
+    reason: String,
+    last_logged: i64,
+}
+
+impl DropReport {
+    fn add(&mut self, lines: u64, reason: &str, log: *mut ngx_log_t, address: &str) {
+        self.unreported += lines;
+        if self.reason != reason {
+            self.reason = reason.to_owned();
+        }
+        if ngx_time() as i64 > self.last_logged {
+            self.report_now(log, address);
+        }
+    }
+
+    fn report_now(&mut self, log: *mut ngx_log_t, address: &str) {
+        if self.unreported == 0 {
+            return;
+        }
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            log,
+            "analytics: {} lines for {} dropped: {}",
+            self.unreported,
+            address,
+            self.reason
+        );
+        self.unreported = 0;
+        self.last_logged = ngx_time() as i64;
     }
 }
 
