@@ -3,7 +3,7 @@
 
 use analytics_core::beacon::BeaconErrorKind;
 use analytics_core::cors::origin_is_allowed;
-use analytics_core::line_protocol::{write_page_view, write_unlisted};
+use analytics_core::line_protocol::{write_event, write_page_view, write_unlisted};
 use analytics_core::{normalise, Beacon, BeaconError, Outcome};
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_read_client_request_body,
@@ -13,7 +13,7 @@ use nginx_sys::{
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf};
 use ngx::ngx_log_error;
 
-use crate::config::{LocationConfig, MainConfig};
+use crate::config::{LocationConfig, MainConfig, EVENT, NOT_FOUND, PAGE_VIEW, UNLISTED};
 use crate::request_body::{read_body, BodyError};
 use crate::response::{request_header, send, Header};
 use crate::shared_state::Counter;
@@ -175,33 +175,41 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
         // SAFETY (caller): valid request.
         Err(error) => return unsafe { reject(r, req, headers, &error) },
     };
-    match normalise(&beacon, lcf.domains()) {
-        Ok(Outcome::PageView(record)) => {
-            shared.add(Counter::Accepted, 1);
-            let timestamp = worker.timestamp();
-            worker.enqueue(|out| write_page_view(out, lcf.measurement(), &record, timestamp));
-            // SAFETY (caller): valid request.
-            unsafe { send(r, 204, headers, b"") }
-        }
-        Ok(Outcome::Unlisted { domain }) => {
-            shared.add(Counter::Unlisted, 1);
-            if let Some(measurement) = lcf.unlisted_measurement() {
-                let timestamp = worker.timestamp();
-                worker.enqueue(|out| write_unlisted(out, measurement, &domain, timestamp));
-            }
-            // SAFETY (caller): valid request.
-            unsafe {
-                send(
-                    r,
-                    403,
-                    headers,
-                    b"403 Forbidden: this domain is not accepted here\n",
-                )
-            }
-        }
+    let accepted = match normalise(&beacon, lcf.domains()) {
+        Ok(outcome) => outcome,
         // SAFETY (caller): valid request.
-        Err(error) => unsafe { reject(r, req, headers, &error) },
+        Err(error) => return unsafe { reject(r, req, headers, &error) },
+    };
+    let measurement = |which| {
+        lcf.measurement(which)
+            .expect("only the unlisted measurement may be off")
+    };
+    let timestamp = worker.timestamp();
+    match accepted {
+        Outcome::PageView(record) => {
+            shared.add(Counter::Accepted, 1);
+            worker.enqueue(|out| write_page_view(out, measurement(PAGE_VIEW), &record, timestamp));
+        }
+        Outcome::NotFound(record) => {
+            shared.add(Counter::NotFound, 1);
+            worker.enqueue(|out| write_page_view(out, measurement(NOT_FOUND), &record, timestamp));
+        }
+        Outcome::Event { domain, page, name } => {
+            shared.add(Counter::Events, 1);
+            worker.enqueue(|out| write_event(out, measurement(EVENT), &domain, &page, name, timestamp));
+        }
+        Outcome::Unlisted { domain } => {
+            shared.add(Counter::Unlisted, 1);
+            if let Some(unlisted) = lcf.measurement(UNLISTED) {
+                worker.enqueue(|out| write_unlisted(out, unlisted, &domain, timestamp));
+            }
+            let text = b"403 Forbidden: this domain is not accepted here\n";
+            // SAFETY (caller): valid request.
+            return unsafe { send(r, 403, headers, text) };
+        }
     }
+    // SAFETY (caller): valid request.
+    unsafe { send(r, 204, headers, b"") }
 }
 
 /// Answers 400 with the reason, and counts it.

@@ -33,8 +33,41 @@ pub const DEFAULT_FLUSH_INTERVAL_MS: ngx_msec_t = 1000;
 pub const DEFAULT_DATAGRAM_SIZE: usize = 1472;
 /// Largest beacon body (`analytics_max_body`).
 pub const DEFAULT_MAX_BODY: usize = 4096;
-pub const DEFAULT_MEASUREMENT: &str = "pageview";
-pub const DEFAULT_UNLISTED_MEASUREMENT: &str = "unlisted_domain";
+
+/// The measurement directives: which record each names, its default, and whether `off` (write
+/// nothing for these records) is allowed.
+pub struct MeasurementDirective {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub may_be_off: bool,
+}
+
+pub const PAGE_VIEW: usize = 0;
+pub const NOT_FOUND: usize = 1;
+pub const EVENT: usize = 2;
+pub const UNLISTED: usize = 3;
+pub const MEASUREMENT_DIRECTIVES: [MeasurementDirective; 4] = [
+    MeasurementDirective {
+        name: "analytics_measurement",
+        default: "pageview",
+        may_be_off: false,
+    },
+    MeasurementDirective {
+        name: "analytics_notfound_measurement",
+        default: "notfound",
+        may_be_off: false,
+    },
+    MeasurementDirective {
+        name: "analytics_event_measurement",
+        default: "event",
+        may_be_off: false,
+    },
+    MeasurementDirective {
+        name: "analytics_unlisted_measurement",
+        default: "unlisted_domain",
+        may_be_off: true,
+    },
+];
 
 /// `analytics_sink`, as configured.
 pub struct SinkConfig {
@@ -96,21 +129,21 @@ impl MainConfig {
 pub struct LocationConfig {
     pub beacon: bool,
     pub domains: Option<DomainList>,
-    pub measurement: Option<Measurement>,
-    /// `Some(None)` is `analytics_unlisted_measurement off`.
-    pub unlisted_measurement: Option<Option<Measurement>>,
+    /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
+    pub measurements: [Option<Option<Measurement>>; 4],
     pub max_body: Option<usize>,
+    /// The browser script as served by this location (`analytics_agent`).
+    pub agent: Option<crate::agent_handler::AgentScript>,
 }
 
 impl LocationConfig {
     pub fn domains(&self) -> &DomainList {
         self.domains.as_ref().expect("merged")
     }
-    pub fn measurement(&self) -> &Measurement {
-        self.measurement.as_ref().expect("merged")
-    }
-    pub fn unlisted_measurement(&self) -> Option<&Measurement> {
-        self.unlisted_measurement.as_ref().expect("merged").as_ref()
+    /// The measurement for one kind of record ([`PAGE_VIEW`], [`NOT_FOUND`], ...), or `None`
+    /// when it is `off`.
+    pub fn measurement(&self, which: usize) -> Option<&Measurement> {
+        self.measurements[which].as_ref().expect("merged").as_ref()
     }
     pub fn max_body(&self) -> usize {
         self.max_body.expect("merged")
@@ -133,48 +166,60 @@ const fn directive(name: ngx_str_t, type_: u32, set: DirectiveHandler, conf: usi
     }
 }
 
-pub static mut COMMANDS: [ngx_command_t; 8] = [
+const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
+const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
+const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
+
+pub static mut COMMANDS: [ngx_command_t; 11] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234,
         set_sink,
-        NGX_HTTP_MAIN_CONF_OFFSET,
+        HTTP,
     ),
     directive(
         ngx_string!("analytics_beacon"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
         set_beacon,
-        NGX_HTTP_LOC_CONF_OFFSET,
+        LOC,
     ),
     directive(
         ngx_string!("analytics_domains"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_domains,
-        NGX_HTTP_LOC_CONF_OFFSET,
+        LOC,
+    ),
+    directive(ngx_string!("analytics_measurement"), TAKE1, set_measurement, LOC),
+    directive(
+        ngx_string!("analytics_notfound_measurement"),
+        TAKE1,
+        set_measurement,
+        LOC,
     ),
     directive(
-        ngx_string!("analytics_measurement"),
-        ANY_LEVEL | NGX_CONF_TAKE1,
+        ngx_string!("analytics_event_measurement"),
+        TAKE1,
         set_measurement,
-        NGX_HTTP_LOC_CONF_OFFSET,
+        LOC,
     ),
     directive(
         ngx_string!("analytics_unlisted_measurement"),
-        ANY_LEVEL | NGX_CONF_TAKE1,
-        set_unlisted_measurement,
-        NGX_HTTP_LOC_CONF_OFFSET,
+        TAKE1,
+        set_measurement,
+        LOC,
     ),
-    directive(
-        ngx_string!("analytics_max_body"),
-        ANY_LEVEL | NGX_CONF_TAKE1,
-        set_max_body,
-        NGX_HTTP_LOC_CONF_OFFSET,
-    ),
+    directive(ngx_string!("analytics_max_body"), TAKE1, set_max_body, LOC),
     directive(
         ngx_string!("analytics_status"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
         set_status,
-        NGX_HTTP_LOC_CONF_OFFSET,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_agent"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
+        set_agent,
+        LOC,
     ),
     ngx_command_t::empty(),
 ];
@@ -320,6 +365,34 @@ extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
     NGX_CONF_OK
 }
 
+extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.agent.is_some() {
+        return fail(cf, "\"analytics_agent\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let beacon_url = match args.first().map(text) {
+        None => None,
+        Some(Ok(arg)) => match arg.strip_prefix("beacon=") {
+            Some(url) => Some(url),
+            None => return fail(cf, &format!("\"analytics_agent\": unknown parameter \"{arg}\"")),
+        },
+        Some(Err(e)) => return fail(cf, &format!("\"analytics_agent\": {e}")),
+    };
+    match crate::agent_handler::AgentScript::new(beacon_url) {
+        Ok(script) => lcf.agent = Some(script),
+        Err(e) => return fail(cf, &format!("\"analytics_agent\": {e}")),
+    }
+    // SAFETY: `cf` is valid while its directive is parsed.
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return fail(cf, "\"analytics_agent\" must be inside a location");
+    };
+    clcf.handler = Some(crate::agent_handler::agent_handler);
+    NGX_CONF_OK
+}
+
 extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: *mut c_void) -> *mut c_char {
     // SAFETY: `cf` is valid while its directive is parsed.
     let cf_ref = unsafe { &*cf };
@@ -351,54 +424,38 @@ extern "C" fn set_domains(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     }
 }
 
-fn measurement_argument(cf: *mut ngx_conf_t, directive: &str) -> Result<Option<Measurement>, *mut c_char> {
-    // SAFETY: called by nginx while parsing a directive that takes one argument.
-    let arg = unsafe { arguments(cf) }[0];
-    let name = text(&arg).map_err(|e| fail(cf, &format!("\"{directive}\": {e}")))?;
-    if name == "off" {
-        return Ok(None);
-    }
-    Measurement::parse(name)
-        .map(Some)
-        .map_err(|e| fail(cf, &format!("\"{directive}\": {e}")))
-}
-
+/// One handler for every `analytics_*measurement` directive: the directive's name says which.
 extern "C" fn set_measurement(
     cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
+    cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
-    if lcf.measurement.is_some() {
-        return fail(cf, "\"analytics_measurement\" directive is duplicate");
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET, and
+    // the command being handled.
+    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConfig>(), &*cmd) };
+    let Some(which) = MEASUREMENT_DIRECTIVES
+        .iter()
+        .position(|d| d.name.as_bytes() == command.name.as_bytes())
+    else {
+        return fail(cf, "unknown measurement directive");
+    };
+    let directive = &MEASUREMENT_DIRECTIVES[which];
+    if lcf.measurements[which].is_some() {
+        return fail(cf, &format!("\"{}\" directive is duplicate", directive.name));
     }
-    match measurement_argument(cf, "analytics_measurement") {
-        Ok(Some(m)) => {
-            lcf.measurement = Some(m);
+    // SAFETY: called by nginx while parsing a directive that takes one argument.
+    let arg = unsafe { arguments(cf) }[0];
+    let parsed = text(&arg).and_then(|name| match name {
+        "off" if directive.may_be_off => Ok(None),
+        "off" => Err("cannot be \"off\"".to_owned()),
+        _ => Measurement::parse(name).map(Some),
+    });
+    match parsed {
+        Ok(measurement) => {
+            lcf.measurements[which] = Some(measurement);
             NGX_CONF_OK
         }
-        Ok(None) => fail(cf, "\"analytics_measurement\" cannot be \"off\""),
-        Err(e) => e,
-    }
-}
-
-extern "C" fn set_unlisted_measurement(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
-    if lcf.unlisted_measurement.is_some() {
-        return fail(cf, "\"analytics_unlisted_measurement\" directive is duplicate");
-    }
-    match measurement_argument(cf, "analytics_unlisted_measurement") {
-        Ok(m) => {
-            lcf.unlisted_measurement = Some(m);
-            NGX_CONF_OK
-        }
-        Err(e) => e,
+        Err(e) => fail(cf, &format!("\"{}\": {e}", directive.name)),
     }
 }
 
@@ -473,11 +530,10 @@ pub unsafe extern "C" fn merge_loc_conf(
     if conf.domains.is_none() {
         conf.domains = prev.domains.clone();
     }
-    if conf.measurement.is_none() {
-        conf.measurement = prev.measurement.clone();
-    }
-    if conf.unlisted_measurement.is_none() {
-        conf.unlisted_measurement = prev.unlisted_measurement.clone();
+    for (mine, inherited) in conf.measurements.iter_mut().zip(&prev.measurements) {
+        if mine.is_none() {
+            mine.clone_from(inherited);
+        }
     }
     if conf.max_body.is_none() {
         conf.max_body = prev.max_body;
@@ -489,11 +545,9 @@ pub unsafe extern "C" fn merge_loc_conf(
         );
     }
     conf.domains.get_or_insert_with(DomainList::default);
-    conf.measurement
-        .get_or_insert_with(|| Measurement::parse(DEFAULT_MEASUREMENT).expect("valid default"));
-    conf.unlisted_measurement.get_or_insert_with(|| {
-        Some(Measurement::parse(DEFAULT_UNLISTED_MEASUREMENT).expect("valid default"))
-    });
+    for (mine, directive) in conf.measurements.iter_mut().zip(&MEASUREMENT_DIRECTIVES) {
+        mine.get_or_insert_with(|| Some(Measurement::parse(directive.default).expect("valid default")));
+    }
     conf.max_body.get_or_insert(DEFAULT_MAX_BODY);
     NGX_CONF_OK
 }

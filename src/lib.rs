@@ -10,6 +10,7 @@ use nginx_sys::{ngx_cycle_t, ngx_http_module_t, ngx_int_t, ngx_module_t, ngx_uin
 use ngx::core::Status;
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf};
 
+mod agent_handler;
 mod beacon_handler;
 mod config;
 mod request_body;

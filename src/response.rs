@@ -42,12 +42,18 @@ pub unsafe fn send_typed(
     }
     req.headers_out.status = status;
     req.headers_out.content_length_n = body.len() as i64;
+    if status == 304 {
+        // A 304 describes the cached representation: no length of its own, no body.
+        req.headers_out.content_length_n = -1;
+        req.set_header_only(1);
+    }
     if !body.is_empty() {
         req.headers_out.content_type = ngx_str_t {
             len: content_type.len(),
             data: content_type.as_ptr().cast_mut(),
         };
-        req.headers_out.content_type_len = content_type.len();
+        // nginx's content_type_len covers the MIME type without its parameters (the charset).
+        req.headers_out.content_type_len = content_type.find(';').unwrap_or(content_type.len());
     }
     // SAFETY: `r` is valid and its headers are set.
     let rc = unsafe { ngx_http_send_header(r) };

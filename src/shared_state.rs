@@ -22,12 +22,17 @@ const ZONE_NAME: &str = "ngx_http_analytics_module";
 const ZONE_SIZE: usize = 64 * 1024;
 
 /// What the status counters count. The beacon location answers every request exactly once, so
-/// `answered = accepted + unlisted + each rejected_*` holds after any load.
+/// `answered = accepted + not_found + events + unlisted + preflight + each rejected_*` holds after
+/// any load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Counter {
     /// Page views accepted (answered 204) and queued as lines.
     Accepted,
+    /// "Not found" pages accepted (answered 204).
+    NotFound,
+    /// Custom events accepted (answered 204).
+    Events,
     /// Beacons for a domain not on the allow-list (answered 403).
     Unlisted,
     RejectedMethod,
@@ -52,8 +57,10 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 15] = [
+    pub const ALL: [Counter; 17] = [
         Counter::Accepted,
+        Counter::NotFound,
+        Counter::Events,
         Counter::Unlisted,
         Counter::RejectedMethod,
         Counter::RejectedSize,
@@ -73,6 +80,8 @@ impl Counter {
     pub fn name(self) -> &'static str {
         match self {
             Counter::Accepted => "accepted",
+            Counter::NotFound => "not_found",
+            Counter::Events => "events",
             Counter::Unlisted => "unlisted",
             Counter::RejectedMethod => "rejected_method",
             Counter::RejectedSize => "rejected_size",

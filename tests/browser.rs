@@ -55,7 +55,7 @@ fn the_demo_page_sends_a_page_view_from_a_real_browser() {
     server {{
         listen 127.0.0.1:{{port}};
         root {repo}/demo;
-        location = /analytics.js {{ alias {repo}/agent/analytics.js; }}
+        location = /analytics.js {{ analytics_agent; }}
         location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; }}
     }}"#,
         udp = udp.port

@@ -107,6 +107,16 @@ fn bad_values_are_refused() {
             "analytics_beacon on; analytics_domains example.com;",
             "invalid number of arguments in \"analytics_beacon\"",
         ),
+        ("analytics_agent \"beacon=/a b\";", "invalid \"beacon=/a b\""),
+        ("analytics_agent colour=red;", "unknown parameter \"colour=red\""),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_notfound_measurement off;",
+            "\"analytics_notfound_measurement\": cannot be \"off\"",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_event_measurement a,b;",
+            "\"analytics_event_measurement\": invalid measurement name",
+        ),
     ] {
         assert_rejected(&format!("{sink}\n{}", server(location)), says);
     }

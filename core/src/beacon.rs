@@ -17,10 +17,26 @@ pub const MAX_UTC_OFFSET: i64 = 840;
 /// Largest session page count accepted: far above any real session, low enough to stay sane.
 pub const MAX_SESSION_PAGES: i64 = 1_000_000;
 
+/// What a beacon reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BeaconKind<'a> {
+    /// A page was viewed (`"type":"pageview"`, or no type: the original payload has none).
+    #[default]
+    PageView,
+    /// A page answered "not found" (`"type":"notfound"`).
+    NotFound,
+    /// A custom event on a page, such as a video play (`"type":"event"`, with a `name`).
+    Event { name: Cow<'a, str> },
+}
+
+/// Longest event name accepted.
+pub const MAX_EVENT_NAME_LEN: usize = 64;
+
 /// A beacon whose fields have the right types and ranges. Strings are still raw (and borrowed
 /// from the body where JSON allows): privacy normalisation happens in [`crate::normalise`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Beacon<'a> {
+    pub kind: BeaconKind<'a>,
     pub domain: Cow<'a, str>,
     pub page: Cow<'a, str>,
     pub referrer: Option<Cow<'a, str>>,
@@ -99,23 +115,28 @@ impl std::error::Error for BeaconError {}
 /// report (naming the field) rather than the JSON parser's. Unknown keys are skipped.
 #[derive(Deserialize, Default)]
 #[serde(default)]
+/// Each key also has a one-letter form, which the browser script sends to stay small.
 struct RawBeacon<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, alias = "d")]
     domain: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "g")]
     page: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "r")]
     referrer: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "p")]
     platform: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "z")]
     utcoffset: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "m")]
     mobile: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "l")]
     load_ms: Scalar<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, alias = "s")]
     session_pages: Scalar<'a>,
+    #[serde(borrow, rename = "type", alias = "t")]
+    kind: Scalar<'a>,
+    #[serde(borrow, alias = "n")]
+    name: Scalar<'a>,
 }
 
 /// One JSON value, kept only as far as a beacon field can use it.
@@ -196,6 +217,7 @@ impl<'a> Beacon<'a> {
         let raw: RawBeacon<'a> =
             serde_json::from_str(body).map_err(|e| BeaconError::NotJson(e.to_string()))?;
         Ok(Beacon {
+            kind: beacon_kind(raw.kind, raw.name)?,
             domain: required_string(raw.domain, "domain")?,
             page: required_string(raw.page, "page")?,
             referrer: optional_string(raw.referrer, "referrer")?,
@@ -207,6 +229,33 @@ impl<'a> Beacon<'a> {
             session_pages: optional_integer(raw.session_pages, "session_pages", 1, MAX_SESSION_PAGES)?
                 .map(|v| v as u32),
         })
+    }
+}
+
+fn beacon_kind<'a>(kind: Scalar<'a>, name: Scalar<'a>) -> Result<BeaconKind<'a>, BeaconError> {
+    let kind = optional_string(kind, "type")?;
+    match kind.as_deref() {
+        None | Some("pageview") => Ok(BeaconKind::PageView),
+        Some("notfound") => Ok(BeaconKind::NotFound),
+        Some("event") => {
+            let name = required_string(name, "name")?;
+            let valid = !name.is_empty()
+                && name.len() <= MAX_EVENT_NAME_LEN
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
+            if !valid {
+                return Err(BeaconError::Invalid {
+                    field: "name",
+                    reason: "must be 1 to 64 letters, digits or -_.:/",
+                });
+            }
+            Ok(BeaconKind::Event { name })
+        }
+        Some(_) => Err(BeaconError::Invalid {
+            field: "type",
+            reason: "must be \"pageview\", \"notfound\" or \"event\"",
+        }),
     }
 }
 
@@ -434,6 +483,61 @@ mod tests {
         assert_eq!(b.page, "/a\nb");
         let body = br#"{"page":"/plain","domain":"a"}"#;
         assert!(matches!(Beacon::parse(body).unwrap().page, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn accepts_the_compact_keys_of_the_browser_script() {
+        let long = parse(r#"{"domain":"a.b","page":"/x","referrer":"https://o.org/","utcoffset":-60,"platform":"Win32","mobile":false,"load_ms":5,"session_pages":2}"#).unwrap();
+        let short =
+            parse(r#"{"d":"a.b","g":"/x","r":"https://o.org/","z":-60,"p":"Win32","m":false,"l":5,"s":2}"#)
+                .unwrap();
+        assert_eq!(long, short);
+    }
+
+    #[test]
+    fn reads_the_kind_of_beacon() {
+        assert_eq!(parse(r#"{"d":"a","g":"/"}"#).unwrap().kind, BeaconKind::PageView);
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":"pageview"}"#).unwrap().kind,
+            BeaconKind::PageView
+        );
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","type":"notfound"}"#).unwrap().kind,
+            BeaconKind::NotFound
+        );
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":"event","n":"video-play"}"#)
+                .unwrap()
+                .kind,
+            BeaconKind::Event {
+                name: "video-play".into()
+            }
+        );
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":"event"}"#).unwrap_err(),
+            BeaconError::Missing("name")
+        );
+        for bad in [
+            r#""n":"""#,
+            r#""n":"a b""#,
+            r#""n":"x,y=z""#,
+            &format!(r#""n":"{}""#, "e".repeat(65)),
+        ] {
+            let body = format!(r#"{{"d":"a","g":"/","t":"event",{bad}}}"#);
+            assert_eq!(
+                parse(&body).unwrap_err().kind(),
+                BeaconErrorKind::Invalid,
+                "{body}"
+            );
+        }
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":"click"}"#).unwrap_err().kind(),
+            BeaconErrorKind::Invalid
+        );
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":3}"#).unwrap_err().kind(),
+            BeaconErrorKind::Type
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod record;
 pub mod sink_address;
 pub mod unique_clock;
 
-pub use beacon::{Beacon, BeaconError};
+pub use beacon::{Beacon, BeaconError, BeaconKind};
 pub use domain_list::DomainList;
 pub use measurement::Measurement;
 pub use normalise::{normalise, Outcome};

@@ -53,6 +53,23 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
     finish_line(out, timestamp_ns);
 }
 
+/// Appends one custom-event line: domain, page and event name, and a count.
+pub fn write_event(
+    out: &mut Vec<u8>,
+    measurement: &Measurement,
+    domain: &str,
+    page: &str,
+    name: &str,
+    timestamp_ns: u64,
+) {
+    out.extend_from_slice(measurement.as_str().as_bytes());
+    write_tag(out, b"domain", domain);
+    write_tag(out, b"name", name);
+    write_tag(out, b"page", page);
+    out.extend_from_slice(b" hits=1i");
+    finish_line(out, timestamp_ns);
+}
+
 /// Appends the line recorded for a beacon whose domain is not on the allow-list: the domain and a
 /// count, nothing else.
 pub fn write_unlisted(out: &mut Vec<u8>, measurement: &Measurement, domain: &str, timestamp_ns: u64) {
@@ -277,6 +294,23 @@ mod tests {
             let expected: String = text.chars().filter(|c| !c.is_control()).collect();
             proptest::prop_assert_eq!(String::from_utf8(kept).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn writes_events() {
+        let mut out = Vec::new();
+        write_event(
+            &mut out,
+            &Measurement::parse("event").unwrap(),
+            "example.com",
+            "/v",
+            "video-play",
+            9,
+        );
+        assert_eq!(
+            out,
+            b"event,domain=example.com,name=video-play,page=/v hits=1i 9\n"
+        );
     }
 
     #[test]

@@ -30,10 +30,37 @@ pub fn module_path() -> PathBuf {
     let p = target_dir().join("libngx_http_analytics_module.so");
     assert!(
         p.exists(),
-        "{} is missing: build with --features vendored",
+        "{} is missing: run scripts/test.sh, or cargo build --release --features vendored",
         p.display()
     );
+    assert_not_stale(&p);
     p
+}
+
+/// `cargo test` does not rebuild a cdylib: refuse to test a module older than its sources.
+fn assert_not_stale(module: &Path) {
+    let built = std::fs::metadata(module).and_then(|m| m.modified()).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = vec![
+        root.join("src"),
+        root.join("core/src"),
+        root.join("agent/analytics.min.js"),
+    ];
+    while let Some(path) = sources.pop() {
+        if path.is_dir() {
+            sources.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t > built)
+        {
+            panic!(
+                "{} is older than {}: rebuild it with `cargo build --release --features vendored` \
+                 (scripts/test.sh does)",
+                module.display(),
+                path.display()
+            );
+        }
+    }
 }
 
 /// The nginx that loads it: `ANALYTICS_NGINX`, or the newest binary the vendored build produced.

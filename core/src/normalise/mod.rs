@@ -10,7 +10,9 @@ pub mod page;
 pub mod platform;
 pub mod referrer;
 
-use crate::beacon::{Beacon, BeaconError};
+use std::borrow::Cow;
+
+use crate::beacon::{Beacon, BeaconError, BeaconKind};
 use crate::domain_list::DomainList;
 use crate::record::Record;
 
@@ -19,6 +21,15 @@ use crate::record::Record;
 pub enum Outcome<'a> {
     /// A page view of an allowed site.
     PageView(Record<'a>),
+    /// A "not found" page of an allowed site: the same record, kept apart from page views so that
+    /// mistyped and probing URLs do not inflate the page tags of real pages.
+    NotFound(Record<'a>),
+    /// A custom event on a page of an allowed site.
+    Event {
+        domain: Cow<'a, str>,
+        page: Cow<'a, str>,
+        name: &'a str,
+    },
     /// A beacon for a site not on the allow-list: only its (normalised) domain is kept, so abuse
     /// can be investigated without polluting the real data.
     Unlisted { domain: String },
@@ -34,11 +45,15 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Out
             domain: domain.into_owned(),
         });
     }
+    let page = page::normalise_page(&beacon.page);
+    if let BeaconKind::Event { name } = &beacon.kind {
+        return Ok(Outcome::Event { domain, page, name });
+    }
     let platform = platform::normalise_platform(beacon.platform.as_deref());
     let device = platform::classify_device(beacon.mobile, platform.as_deref());
     let referrer = referrer::normalise_referrer(beacon.referrer.as_deref(), &domain, allowed);
-    Ok(Outcome::PageView(Record {
-        page: page::normalise_page(&beacon.page),
+    let record = Record {
+        page,
         domain,
         referrer,
         platform,
@@ -46,7 +61,11 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Out
         utc_offset: beacon.utc_offset,
         load_ms: beacon.load_ms,
         session_pages: beacon.session_pages,
-    }))
+    };
+    Ok(match beacon.kind {
+        BeaconKind::NotFound => Outcome::NotFound(record),
+        _ => Outcome::PageView(record),
+    })
 }
 
 #[cfg(test)]
@@ -82,6 +101,31 @@ mod tests {
             (r.utc_offset, r.load_ms, r.session_pages),
             (Some(-60), Some(12), Some(2))
         );
+    }
+
+    #[test]
+    fn events_keep_domain_page_and_name_only() {
+        let beacon = Beacon::parse(
+            br#"{"t":"event","n":"video-play","d":"example.com","g":"/v?id=7","r":"https://x.org/","p":"Win32"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            normalise(&beacon, &allowed()).unwrap(),
+            Outcome::Event {
+                domain: "example.com".into(),
+                page: "/v".into(),
+                name: "video-play"
+            }
+        );
+    }
+
+    #[test]
+    fn not_found_pages_become_not_found_records() {
+        let beacon = Beacon::parse(br#"{"t":"notfound","d":"example.com","g":"/missing?x"}"#).unwrap();
+        let Outcome::NotFound(r) = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.page, "/missing");
     }
 
     #[test]
