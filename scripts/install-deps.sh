@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
 if [[ "${1:-build}" == test ]]; then
     packages+=(influxdb chromium)
+    command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
 missing=()

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
+# terser, to check that the shipped agent/analytics.min.js is the minified agent/analytics.js.
+npm ci --prefix agent --no-audit --no-fund --loglevel=error
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release --features vendored -- -D warnings
@@ -18,4 +20,4 @@ cargo test --workspace --release --features vendored
 eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
 ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
-    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser
+    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent
