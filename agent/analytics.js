@@ -16,7 +16,7 @@
  * A site owner can exclude their own browser with localStorage.analytics_ignore = 1.
  * Custom events: analytics.event("video-play").
  *
- * Beacons use the compact keys of docs/payload.md (d domain, g page, r referrer, z utcoffset,
+ * Beacons use the compact keys of the README's "The beacon" (d domain, g page, r referrer, z utcoffset,
  * p platform, m mobile, l load_ms, s session_pages, t type, n name) to keep this file small.
  */
 (function (w, d, n) {
