@@ -31,7 +31,7 @@ cat <<INFO
   Status:      http://127.0.0.1:$port/analytics_status
   Lines file:  $dir/analytics.lp
   A beacon by hand:
-    curl -i -d '{"domain":"localhost","page":"/by-hand","referrer":"https://example.org/x?q=1"}' http://127.0.0.1:$port/ping
+    curl -i -A Mozilla/5.0 -d '{"domain":"localhost","page":"/by-hand?utm_source=demo&token=dropped","referrer":"https://example.org/x?q=1"}' http://127.0.0.1:$port/ping
 
   Lines as they arrive (Ctrl-C to stop):
 INFO

@@ -17,6 +17,7 @@ use crate::config::{LocationConfig, MainConfig, EVENT, NOT_FOUND, PAGE_VIEW, UNL
 use crate::request_body::{read_body, BodyError};
 use crate::response::{request_header, send, Header};
 use crate::shared_state::Counter;
+use crate::visitor_filter::skip_reason;
 use crate::worker_sink::WorkerSink;
 use crate::AnalyticsModule;
 
@@ -50,6 +51,12 @@ pub extern "C" fn beacon_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
                 "405 Method Not Allowed: send beacons with POST\n",
             )
         };
+    }
+    // SAFETY: a valid request.
+    if let Some(counter) = unsafe { skip_reason(req, lcf) } {
+        shared.add(counter, 1);
+        // SAFETY: a valid request; the body is not needed.
+        return unsafe { reject_without_body(r, 204, &[], "") };
     }
     if req.headers_in.content_length_n > lcf.max_body() as i64 {
         shared.add(Counter::RejectedSize, 1);
@@ -110,7 +117,7 @@ unsafe fn preflight(r: *mut ngx_http_request_t, lcf: &LocationConfig) -> (Counte
             reject_without_body(r, 204, &[ALLOW], "")
         });
     };
-    if !origin_is_allowed(origin, lcf.domains()) {
+    if !origin_is_allowed(origin, &lcf.policy().domains) {
         let text = "403 Forbidden: origin not allowed\n";
         // SAFETY (caller): valid request.
         return (Counter::RejectedOrigin, unsafe {
@@ -159,7 +166,8 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
         Err(BodyError::Unreadable) => return NGX_ERROR as ngx_int_t,
     };
     // SAFETY (caller): valid request.
-    let origin = unsafe { request_header(req, "Origin") }.filter(|o| origin_is_allowed(o, lcf.domains()));
+    let origin =
+        unsafe { request_header(req, "Origin") }.filter(|o| origin_is_allowed(o, &lcf.policy().domains));
     let cors: [Header; 2] = [
         ("Access-Control-Allow-Origin", origin.unwrap_or("")),
         ("Vary", "Origin"),
@@ -175,7 +183,7 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
         // SAFETY (caller): valid request.
         Err(error) => return unsafe { reject(r, req, headers, &error) },
     };
-    let accepted = match normalise(&beacon, lcf.domains()) {
+    let accepted = match normalise(&beacon, lcf.policy()) {
         Ok(outcome) => outcome,
         // SAFETY (caller): valid request.
         Err(error) => return unsafe { reject(r, req, headers, &error) },

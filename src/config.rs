@@ -8,12 +8,13 @@ use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ptr;
 
+use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
-use analytics_core::{DomainList, Measurement};
+use analytics_core::{DomainList, Measurement, Policy};
 use nginx_sys::{
     ngx_command_t, ngx_conf_open_file, ngx_conf_t, ngx_log_t, ngx_msec_t, ngx_open_file_t, ngx_parse_size,
-    ngx_parse_time, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_NOARGS, NGX_CONF_TAKE1,
-    NGX_CONF_TAKE1234, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
+    ngx_parse_time, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS,
+    NGX_CONF_TAKE1, NGX_CONF_TAKE1234, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
     NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
@@ -129,6 +130,15 @@ impl MainConfig {
 pub struct LocationConfig {
     pub beacon: bool,
     pub domains: Option<DomainList>,
+    pub query_params: Option<Vec<String>>,
+    pub strip_trailing_slash: Option<bool>,
+    pub respect_dnt: Option<bool>,
+    pub filter_bots: Option<bool>,
+    pub pixel: bool,
+    /// `analytics_status prometheus`: the text exposition format instead of JSON.
+    pub status_prometheus: bool,
+    /// Built from the values above when the configuration is merged.
+    pub policy: Option<Policy>,
     /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
     pub measurements: [Option<Option<Measurement>>; 4],
     pub max_body: Option<usize>,
@@ -137,8 +147,14 @@ pub struct LocationConfig {
 }
 
 impl LocationConfig {
-    pub fn domains(&self) -> &DomainList {
-        self.domains.as_ref().expect("merged")
+    pub fn policy(&self) -> &Policy {
+        self.policy.as_ref().expect("merged")
+    }
+    pub fn respect_dnt(&self) -> bool {
+        self.respect_dnt.expect("merged")
+    }
+    pub fn filter_bots(&self) -> bool {
+        self.filter_bots.expect("merged")
     }
     /// The measurement for one kind of record ([`PAGE_VIEW`], [`NOT_FOUND`], ...), or `None`
     /// when it is `off`.
@@ -170,7 +186,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 11] = [
+pub static mut COMMANDS: [ngx_command_t; 16] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234,
@@ -211,7 +227,7 @@ pub static mut COMMANDS: [ngx_command_t; 11] = [
     directive(ngx_string!("analytics_max_body"), TAKE1, set_max_body, LOC),
     directive(
         ngx_string!("analytics_status"),
-        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
         set_status,
         LOC,
     ),
@@ -219,6 +235,36 @@ pub static mut COMMANDS: [ngx_command_t; 11] = [
         ngx_string!("analytics_agent"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
         set_agent,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_pixel"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        set_pixel,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_query_params"),
+        ANY_LEVEL | NGX_CONF_1MORE,
+        set_query_params,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_trailing_slash"),
+        TAKE1,
+        set_trailing_slash,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_respect_dnt"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        set_switch,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_filter_bots"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        set_switch,
         LOC,
     ),
     ngx_command_t::empty(),
@@ -393,7 +439,108 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     NGX_CONF_OK
 }
 
-extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_pixel(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.pixel {
+        return fail(cf, "\"analytics_pixel\" directive is duplicate");
+    }
+    lcf.pixel = true;
+    // SAFETY: `cf` is valid while its directive is parsed.
+    let cf_ref = unsafe { &*cf };
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
+        return fail(cf, "\"analytics_pixel\" must be inside a location");
+    };
+    clcf.handler = Some(crate::pixel_handler::pixel_handler);
+    if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
+        main.beacon_locations += 1;
+    }
+    NGX_CONF_OK
+}
+
+extern "C" fn set_query_params(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.query_params.is_some() {
+        return fail(cf, "\"analytics_query_params\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let names: Result<Vec<String>, String> = args
+        .iter()
+        .map(|arg| text(arg).and_then(|name| valid_param_name(name).map(|()| name.to_owned())))
+        .collect();
+    match names {
+        Ok(names) => {
+            lcf.query_params = Some(names);
+            NGX_CONF_OK
+        }
+        Err(e) => fail(cf, &format!("\"analytics_query_params\": {e}")),
+    }
+}
+
+extern "C" fn set_trailing_slash(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.strip_trailing_slash.is_some() {
+        return fail(cf, "\"analytics_trailing_slash\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive that takes one argument.
+    let arg = unsafe { arguments(cf) }[0];
+    lcf.strip_trailing_slash = match text(&arg).as_deref() {
+        Ok("strip") => Some(true),
+        Ok("keep") => Some(false),
+        _ => return fail(cf, "\"analytics_trailing_slash\": use \"strip\" or \"keep\""),
+    };
+    NGX_CONF_OK
+}
+
+/// `on`/`off` directives; the directive's name says which switch.
+extern "C" fn set_switch(cf: *mut ngx_conf_t, cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET, and
+    // the command being handled.
+    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConfig>(), &*cmd) };
+    let name = command.name.to_str().unwrap_or("");
+    let switch = match name {
+        "analytics_respect_dnt" => &mut lcf.respect_dnt,
+        "analytics_filter_bots" => &mut lcf.filter_bots,
+        _ => return fail(cf, "unknown switch"),
+    };
+    if switch.is_some() {
+        return fail(cf, &format!("\"{name}\" directive is duplicate"));
+    }
+    // SAFETY: called by nginx while parsing a directive that takes one argument.
+    let arg = unsafe { arguments(cf) }[0];
+    *switch = match text(&arg).as_deref() {
+        Ok("on") => Some(true),
+        Ok("off") => Some(false),
+        _ => return fail(cf, &format!("\"{name}\": use \"on\" or \"off\"")),
+    };
+    NGX_CONF_OK
+}
+
+extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    // SAFETY: called by nginx while parsing a directive.
+    lcf.status_prometheus = match unsafe { arguments(cf) }.first().map(text) {
+        None | Some(Ok("json")) => false,
+        Some(Ok("prometheus")) => true,
+        _ => {
+            return fail(
+                cf,
+                "\"analytics_status\": use \"json\" (the default) or \"prometheus\"",
+            )
+        }
+    };
     // SAFETY: `cf` is valid while its directive is parsed.
     let cf_ref = unsafe { &*cf };
     let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
@@ -530,6 +677,12 @@ pub unsafe extern "C" fn merge_loc_conf(
     if conf.domains.is_none() {
         conf.domains = prev.domains.clone();
     }
+    if conf.query_params.is_none() {
+        conf.query_params = prev.query_params.clone();
+    }
+    conf.strip_trailing_slash = conf.strip_trailing_slash.or(prev.strip_trailing_slash);
+    conf.respect_dnt = conf.respect_dnt.or(prev.respect_dnt);
+    conf.filter_bots = conf.filter_bots.or(prev.filter_bots);
     for (mine, inherited) in conf.measurements.iter_mut().zip(&prev.measurements) {
         if mine.is_none() {
             mine.clone_from(inherited);
@@ -544,6 +697,19 @@ pub unsafe extern "C" fn merge_loc_conf(
             "\"analytics_beacon\" needs \"analytics_domains\" (in this location or an enclosing block)",
         );
     }
+    if conf.pixel && conf.domains.as_ref().is_none_or(DomainList::is_empty) {
+        return fail(
+            cf,
+            "\"analytics_pixel\" needs \"analytics_domains\" (in this location or an enclosing block)",
+        );
+    }
+    conf.respect_dnt.get_or_insert(true);
+    conf.filter_bots.get_or_insert(true);
+    conf.policy = Some(Policy::new(
+        conf.domains.clone().unwrap_or_default(),
+        conf.query_params.as_deref().unwrap_or_default(),
+        conf.strip_trailing_slash.unwrap_or(true),
+    ));
     conf.domains.get_or_insert_with(DomainList::default);
     for (mine, directive) in conf.measurements.iter_mut().zip(&MEASUREMENT_DIRECTIVES) {
         mine.get_or_insert_with(|| Some(Measurement::parse(directive.default).expect("valid default")));

@@ -13,11 +13,13 @@ use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf};
 mod agent_handler;
 mod beacon_handler;
 mod config;
+mod pixel_handler;
 mod request_body;
 mod response;
 mod shared_state;
 mod sink;
 mod status_handler;
+mod visitor_filter;
 mod worker_sink;
 
 use config::{LocationConfig, MainConfig, COMMANDS};

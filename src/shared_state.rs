@@ -22,8 +22,8 @@ const ZONE_NAME: &str = "ngx_http_analytics_module";
 const ZONE_SIZE: usize = 64 * 1024;
 
 /// What the status counters count. The beacon location answers every request exactly once, so
-/// `answered = accepted + not_found + events + unlisted + preflight + each rejected_*` holds after
-/// any load.
+/// `answered = accepted + not_found + events + unlisted + preflight + ignored_dnt + each
+/// rejected_*` holds after any load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Counter {
@@ -42,6 +42,10 @@ pub enum Counter {
     RejectedRange,
     RejectedInvalid,
     RejectedOrigin,
+    /// Robots (by `User-Agent`), answered as if recorded.
+    RejectedBot,
+    /// Visitors who sent `DNT: 1` or `Sec-GPC: 1`, answered as if recorded.
+    IgnoredDnt,
     /// Preflight (`OPTIONS`) requests answered.
     Preflight,
     /// Lines handed to the sink.
@@ -57,7 +61,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 17] = [
+    pub const ALL: [Counter; 19] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -69,6 +73,8 @@ impl Counter {
         Counter::RejectedRange,
         Counter::RejectedInvalid,
         Counter::RejectedOrigin,
+        Counter::RejectedBot,
+        Counter::IgnoredDnt,
         Counter::Preflight,
         Counter::LinesWritten,
         Counter::BytesWritten,
@@ -90,6 +96,8 @@ impl Counter {
             Counter::RejectedRange => "rejected_range",
             Counter::RejectedInvalid => "rejected_invalid",
             Counter::RejectedOrigin => "rejected_origin",
+            Counter::RejectedBot => "rejected_bot",
+            Counter::IgnoredDnt => "ignored_dnt",
             Counter::Preflight => "preflight",
             Counter::LinesWritten => "lines_written",
             Counter::BytesWritten => "bytes_written",

@@ -1,7 +1,8 @@
-//! `analytics_status`: the counters of all workers, as JSON.
+//! `analytics_status`: the counters of all workers, as JSON or in the Prometheus text format.
+//! Counters only: no configuration, address or secret is shown.
 
 use nginx_sys::{ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, NGX_ERROR, NGX_OK};
-use ngx::http::HttpModuleMainConf;
+use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf};
 
 use crate::response::{send_typed, JSON};
 use crate::shared_state::Counter;
@@ -18,11 +19,37 @@ pub extern "C" fn status_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     if rc != NGX_OK as ngx_int_t {
         return rc;
     }
-    let fields: Vec<String> = Counter::ALL
-        .iter()
-        .map(|c| format!("\"{}\":{}", c.name(), shared.get(*c)))
-        .collect();
-    let body = format!("{{{}}}\n", fields.join(","));
+    let prometheus = AnalyticsModule::location_conf(req).is_some_and(|lcf| lcf.status_prometheus);
+    let counters = Counter::ALL.iter().map(|c| (c.name(), shared.get(*c)));
+    let (content_type, body) = if prometheus {
+        (PROMETHEUS, prometheus_text(counters))
+    } else {
+        let fields: Vec<String> = counters
+            .map(|(name, value)| format!("\"{name}\":{value}"))
+            .collect();
+        (JSON, format!("{{{}}}\n", fields.join(",")))
+    };
     // SAFETY: a valid request whose response has not been sent.
-    unsafe { send_typed(r, 200, &[("Cache-Control", "no-store")], JSON, body.as_bytes()) }
+    unsafe {
+        send_typed(
+            r,
+            200,
+            &[("Cache-Control", "no-store")],
+            content_type,
+            body.as_bytes(),
+        )
+    }
+}
+
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One counter metric per status counter: `nginx_analytics_<name>_total`.
+fn prometheus_text<'a>(counters: impl Iterator<Item = (&'a str, u64)>) -> String {
+    let mut text = String::new();
+    for (name, value) in counters {
+        text.push_str(&format!(
+            "# TYPE nginx_analytics_{name}_total counter\nnginx_analytics_{name}_total {value}\n"
+        ));
+    }
+    text
 }

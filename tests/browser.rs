@@ -85,7 +85,8 @@ fn site(udp: &UdpCollector) -> Nginx {
         listen 127.0.0.1:{{port}};
         root {{dir}}/www;
         location = /a.js {{ analytics_agent; }}
-        location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; }}
+        # Headless Chromium says so in its User-Agent: let it count, to test the script.
+        location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; analytics_filter_bots off; }}
     }}"#,
         udp = udp.port
     ));

@@ -5,13 +5,24 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use analytics_core::bots::detect_bot;
 use analytics_core::line_protocol::write_page_view;
-use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome};
+use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome, Policy};
 
 const BODY: &[u8] = br#"{"domain":"example.com","page":"/blog/post-1","referrer":"https://news.example.org/item?id=1","utcoffset":-60,"platform":"Linux x86_64","load_ms":532,"session_pages":2}"#;
 
 fn main() {
-    let allowed = DomainList::parse(["example.com"]).unwrap();
+    let allowed = Policy::for_domains(DomainList::parse(["example.com"]).unwrap());
+    let agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+    let start = Instant::now();
+    for _ in 0..1_000_000 {
+        black_box(detect_bot(black_box(Some(agent))));
+    }
+    println!(
+        "{:<24} {:8.0} ns/beacon",
+        "detect_bot",
+        start.elapsed().as_nanos() as f64 / 1e6
+    );
     let measurement = Measurement::parse("pageview").unwrap();
     let mut out = Vec::with_capacity(1 << 20);
     let rounds = 1_000_000u64;

@@ -9,12 +9,15 @@
 #![forbid(unsafe_code)]
 
 pub mod beacon;
+pub mod bots;
 pub mod cors;
 pub mod domain_list;
 pub mod line_protocol;
 pub mod measurement;
 pub mod normalise;
 pub mod pending;
+pub mod pixel;
+pub mod policy;
 pub mod record;
 pub mod sink_address;
 pub mod unique_clock;
@@ -23,4 +26,5 @@ pub use beacon::{Beacon, BeaconError, BeaconKind};
 pub use domain_list::DomainList;
 pub use measurement::Measurement;
 pub use normalise::{normalise, Outcome};
+pub use policy::Policy;
 pub use record::Record;

@@ -34,6 +34,10 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
         out.extend_from_slice(b",tz=");
         write_integer(out, tz.into());
     }
+    for (key, value) in &record.campaign {
+        // Parameter names are checked by the configuration (`a-z0-9_`): no escaping needed.
+        write_tag(out, key.as_bytes(), value);
+    }
     out.extend_from_slice(b" hits=1i");
     if let Some(load_ms) = record.load_ms {
         out.extend_from_slice(b",load_ms=");
@@ -174,6 +178,7 @@ mod tests {
         Record {
             domain: "example.com".into(),
             page: "/blog/x".into(),
+            campaign: Vec::new(),
             referrer: Referrer::External {
                 domain: "news.example.org".into(),
                 url: "https://news.example.org/a".into(),

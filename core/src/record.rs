@@ -12,6 +12,8 @@ pub struct Record<'a> {
     pub domain: Cow<'a, str>,
     /// Path only, starting with `/`, length-capped.
     pub page: Cow<'a, str>,
+    /// Allowed campaign parameters (`utm_source`, ...) and their cleaned values.
+    pub campaign: Vec<(String, String)>,
     pub referrer: Referrer,
     pub platform: Option<Cow<'a, str>>,
     pub device: Option<Device>,

@@ -283,6 +283,9 @@ impl Response {
     }
 }
 
+pub const BROWSER_USER_AGENT: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`).
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
     try_http(port, method, path, headers, body).expect("HTTP request")
@@ -303,6 +306,10 @@ pub fn try_http(
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && *v == "chunked");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    // The module does not record robots: unless a test says otherwise, speak as a browser does.
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("user-agent")) {
+        request.push_str(&format!("User-Agent: {BROWSER_USER_AGENT}\r\n"));
     }
     if !chunked && (method == "POST" || !body.is_empty()) {
         request.push_str(&format!("Content-Length: {}\r\n", body.len()));

@@ -1,10 +1,12 @@
 //! Privacy normalisation: from a well-typed [`Beacon`] to the [`Record`] that may be stored.
 //!
-//! The rules (see `docs/privacy.md`): the page is a path only; the domain is a bare lower-case
+//! The rules (see `docs/privacy.md`): the page is a path only, plus the campaign parameters the
+//! site allows; the domain is a bare lower-case
 //! host that must be on the allow-list; a referrer is kept only when it is another site, and then
 //! only as scheme + host + path; the platform is a short, plain string with a mobile/desktop class.
 //! Nothing about the visitor (address, user agent, cookies, identifiers) is ever an input here.
 
+pub mod campaign;
 pub mod domain;
 pub mod page;
 pub mod platform;
@@ -13,7 +15,7 @@ pub mod referrer;
 use std::borrow::Cow;
 
 use crate::beacon::{Beacon, BeaconError, BeaconKind};
-use crate::domain_list::DomainList;
+use crate::policy::Policy;
 use crate::record::Record;
 
 /// What a valid beacon becomes.
@@ -35,7 +37,8 @@ pub enum Outcome<'a> {
     Unlisted { domain: String },
 }
 
-pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Outcome<'a>, BeaconError> {
+pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<'a>, BeaconError> {
+    let allowed = &policy.domains;
     let domain = domain::normalise_host(&beacon.domain).ok_or(BeaconError::Invalid {
         field: "domain",
         reason: "is not a host name",
@@ -45,15 +48,23 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Out
             domain: domain.into_owned(),
         });
     }
-    let page = page::normalise_page(&beacon.page);
+    let (path, query) = page::split_page(&beacon.page);
+    let page = match path {
+        Cow::Borrowed(path) => page::normalise_path(path, policy.strip_trailing_slash),
+        Cow::Owned(path) => Cow::Owned(page::normalise_path(&path, policy.strip_trailing_slash).into_owned()),
+    };
     if let BeaconKind::Event { name } = &beacon.kind {
         return Ok(Outcome::Event { domain, page, name });
     }
     let platform = platform::normalise_platform(beacon.platform.as_deref());
     let device = platform::classify_device(beacon.mobile, platform.as_deref());
     let referrer = referrer::normalise_referrer(beacon.referrer.as_deref(), &domain, allowed);
+    let campaign = query
+        .map(|q| campaign::campaign_tags(&q, &policy.campaign_params))
+        .unwrap_or_default();
     let record = Record {
         page,
+        campaign,
         domain,
         referrer,
         platform,
@@ -72,10 +83,38 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, allowed: &DomainList) -> Result<Out
 mod tests {
     use super::referrer::Referrer;
     use super::*;
+    use crate::domain_list::DomainList;
     use crate::normalise::platform::Device;
 
-    fn allowed() -> DomainList {
-        DomainList::parse(["example.com"]).unwrap()
+    fn allowed() -> Policy {
+        Policy::for_domains(DomainList::parse(["example.com"]).unwrap())
+    }
+
+    #[test]
+    fn campaign_parameters_are_kept_and_everything_else_in_the_query_is_not() {
+        let beacon =
+            Beacon::parse(br#"{"d":"example.com","g":"/a/?utm_source=news&token=s3cret&ref=x"}"#).unwrap();
+        let Outcome::PageView(r) = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.page, "/a");
+        assert_eq!(r.campaign, [("utm_source".to_owned(), "news".to_owned())]);
+        let policy = Policy::new(
+            DomainList::parse(["example.com"]).unwrap(),
+            &["ref".to_owned()],
+            false,
+        );
+        let Outcome::PageView(r) = normalise(&beacon, &policy).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.page, "/a/");
+        assert_eq!(
+            r.campaign,
+            [
+                ("utm_source".to_owned(), "news".to_owned()),
+                ("ref".to_owned(), "x".to_owned())
+            ]
+        );
     }
 
     #[test]

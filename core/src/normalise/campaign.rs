@@ -1,0 +1,114 @@
+//! Campaign parameters: the only part of a query string that is kept.
+//!
+//! `utm_source`, `utm_medium` and `utm_campaign` tell which campaign brought a visit; a site may
+//! allow more parameter names. Every other parameter (tokens, e-mail addresses, session ids) is
+//! dropped. Values are decoded, limited to a plain character set and capped, so they stay
+//! low-cardinality tags that identify a campaign, never a person.
+
+/// Parameters always kept.
+pub const DEFAULT_CAMPAIGN_PARAMS: [&str; 3] = ["utm_source", "utm_medium", "utm_campaign"];
+/// Longest campaign value kept, in characters.
+pub const MAX_CAMPAIGN_VALUE_LEN: usize = 64;
+/// Tag keys the module writes itself, which a parameter may not shadow.
+pub const RESERVED_TAG_KEYS: [&str; 7] = [
+    "device",
+    "domain",
+    "name",
+    "page",
+    "platform",
+    "referrer_domain",
+    "tz",
+];
+
+/// Checks a parameter name from the configuration: 1–32 of `a-z`, `0-9`, `_`, not a tag key the
+/// module writes itself.
+pub fn valid_param_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !plain {
+        return Err(format!("\"{name}\": use 1 to 32 of a-z, 0-9 and _"));
+    }
+    if RESERVED_TAG_KEYS.contains(&name) {
+        return Err(format!("\"{name}\" is a tag the module writes itself"));
+    }
+    Ok(())
+}
+
+/// The allowed parameters of `query`, in the order of `allowed`, each at most once (its first
+/// occurrence), with cleaned values; parameters whose value cleans to nothing are left out.
+pub fn campaign_tags(query: &str, allowed: &[String]) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if let Some(name) = allowed.iter().find(|a| **a == key) {
+            if tags.iter().any(|(k, _)| k == name) {
+                continue;
+            }
+            let clean = clean_value(&value);
+            if !clean.is_empty() {
+                tags.push((name.clone(), clean));
+            }
+        }
+    }
+    tags.sort_by_key(|(k, _)| allowed.iter().position(|a| a == k));
+    tags
+}
+
+fn clean_value(value: &str) -> String {
+    let mut kept = String::new();
+    for c in value.trim().chars().take(MAX_CAMPAIGN_VALUE_LEN) {
+        if c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-' | '+' | ':' | '/' | '@') {
+            kept.push(c);
+        }
+    }
+    kept.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Vec<String> {
+        DEFAULT_CAMPAIGN_PARAMS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn keeps_allowed_parameters_only() {
+        let tags = campaign_tags(
+            "token=abc&utm_campaign=spring%20sale&email=a%40b.c&utm_source=news",
+            &defaults(),
+        );
+        assert_eq!(
+            tags,
+            [
+                ("utm_source".into(), "news".into()),
+                ("utm_campaign".into(), "spring sale".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn cleans_and_caps_values_and_keeps_the_first_occurrence() {
+        let tags = campaign_tags(
+            &format!(
+                "utm_source=a%0Ab%22c&utm_source=second&utm_medium={}&utm_campaign=%00",
+                "x".repeat(100)
+            ),
+            &defaults(),
+        );
+        assert_eq!(tags[0], ("utm_source".into(), "abc".into()));
+        assert_eq!(tags[1].1.len(), MAX_CAMPAIGN_VALUE_LEN);
+        assert_eq!(tags.len(), 2);
+    }
+
+    #[test]
+    fn checks_configured_names() {
+        assert!(valid_param_name("ref").is_ok());
+        assert!(valid_param_name("utm_term").is_ok());
+        for bad in ["", "Ref", "a-b", "a b", "page", "domain", &"x".repeat(33)] {
+            assert!(valid_param_name(bad).is_err(), "{bad}");
+        }
+    }
+}
