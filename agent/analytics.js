@@ -46,7 +46,8 @@
     var send = function (beacon) {
       if (off) return;
       beacon.d = loc.hostname;
-      beacon.g = page();
+      // The query string goes too: the module keeps only the campaign parameters (utm_*).
+      beacon.g = page() + loc.search;
       beacon = JSON.stringify(beacon);
       // A string body is sent as text/plain: a "simple" request, so no CORS preflight.
       (n.sendBeacon && n.sendBeacon(endpoint, beacon)) ||

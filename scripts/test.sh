@@ -20,4 +20,4 @@ cargo test --workspace --release --features vendored
 eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
 ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
-    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent
+    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent --test privacy

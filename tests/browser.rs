@@ -77,6 +77,10 @@ fn page(www: &Path, name: &str, setup: &str, attributes: &str, after: &str) {
 }
 
 fn site(udp: &UdpCollector) -> Nginx {
+    site_with(udp, "analytics_filter_bots off;")
+}
+
+fn site_with(udp: &UdpCollector, beacon_options: &str) -> Nginx {
     let nginx = Nginx::start(&format!(
         r#"
     types {{ text/html html; }}
@@ -85,10 +89,11 @@ fn site(udp: &UdpCollector) -> Nginx {
         listen 127.0.0.1:{{port}};
         root {{dir}}/www;
         location = /a.js {{ analytics_agent; }}
-        # Headless Chromium says so in its User-Agent: let it count, to test the script.
-        location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; analytics_filter_bots off; }}
+        # Headless Chromium says so in its User-Agent: the script tests let it count.
+        location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; {beacon_options} }}
+        location = /status {{ analytics_status; }}
     }}"#,
-        udp = udp.port
+        udp = udp.port,
     ));
     std::fs::create_dir_all(nginx.path("www")).unwrap();
     nginx
@@ -124,7 +129,7 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     // Another origin links to the site, so the first page has an external referrer.
     std::fs::write(
         www.join("start.html"),
-        format!(r#"<script>location.href = "http://127.0.0.1:{port}/a.html?token=secret#top";</script>"#),
+        format!(r#"<script>location.href = "http://127.0.0.1:{port}/a.html?token=secret&utm_source=partner#top";</script>"#),
     )
     .unwrap();
     page(&www, "a.html", "", "data-local", "location.href = '/b.html';");
@@ -144,8 +149,8 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     assert_eq!(
         got,
         [
-            "pageview,device=desktop,domain=127.0.0.1,page=/a.html,platform=*,referrer_domain=localhost,tz=* \
-             hits=1i,load_ms=*,session_pages=1i,referrer=\"http://localhost/\"",
+            "pageview,device=desktop,domain=127.0.0.1,page=/a.html,platform=*,referrer_domain=localhost,tz=*,\
+             utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://localhost/\"",
             "pageview,device=desktop,domain=127.0.0.1,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
             "pageview,device=desktop,domain=127.0.0.1,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
             "event,domain=127.0.0.1,name=video-play,page=/b/route hits=1i",
@@ -263,4 +268,24 @@ fn nothing_is_sent_for_visitors_who_opt_out_or_for_robots() {
         })
         .collect();
     assert_eq!(pages, ["/dnt-off.html", "/counted.html"], "{}", nginx.error_log());
+}
+
+#[test]
+fn a_headless_browser_is_taken_for_a_robot_by_default() {
+    let udp = UdpCollector::start();
+    let nginx = site_with(&udp, "");
+    page(&nginx.path("www"), "seen.html", "", "data-local", "");
+    let browser = browse(&format!("http://127.0.0.1:{}/seen.html", nginx.port));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while nginx.status()["rejected_bot"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no beacon arrived: {}",
+            nginx.status()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(browser);
+    assert_eq!(nginx.status()["accepted"], 0);
+    assert!(udp.lines().is_empty());
 }

@@ -443,3 +443,52 @@ pub fn split_line(line: &str) -> (String, String, String) {
     assert_eq!(parts.len(), 3, "not a line of three parts: {line}");
     (parts[0].clone(), parts[1].clone(), parts[2].clone())
 }
+
+/// A line as an independent parser (the `influxdb-line-protocol` crate) reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedLine {
+    pub measurement: String,
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<(String, String)>,
+    pub timestamp: i64,
+}
+
+impl ParsedLine {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses one line with the independent parser, failing the test unless it is exactly one valid
+/// line with a timestamp.
+pub fn parse_line(line: &str) -> ParsedLine {
+    let parsed: Vec<_> = influxdb_line_protocol::parse_lines(line).collect();
+    assert_eq!(parsed.len(), 1, "not exactly one line: {line:?}");
+    let parsed = parsed
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("invalid line {line:?}: {e}"));
+    ParsedLine {
+        measurement: parsed.series.measurement.as_str().to_owned(),
+        tags: parsed
+            .series
+            .tag_set
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+            .collect(),
+        fields: parsed
+            .field_set
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_string()))
+            .collect(),
+        timestamp: parsed.timestamp.expect("a timestamp"),
+    }
+}
