@@ -264,7 +264,7 @@ fn robots_and_visitors_who_opt_out_are_answered_but_not_recorded() {
         br#"{"domain":"example.com","page":"/counted"}"#,
     );
     assert_eq!(r.status, 204);
-    let lines = udp.wait_for_lines(1, Duration::from_secs(10));
+    udp.wait_for_lines(1, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(200));
     let lines = udp.lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -300,7 +300,7 @@ fn the_pixel_records_the_referring_page_and_always_answers_an_image() {
     gif(&[("Referer", "https://www.example.com/dnt"), ("DNT", "1")]);
     assert_eq!(http(nginx.port, "POST", "/p.gif", &[], b"").status, 405);
 
-    let lines = udp.wait_for_lines(2, Duration::from_secs(10));
+    udp.wait_for_lines(2, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(200));
     let mut lines: Vec<ParsedLine> = udp.lines().iter().map(|l| parse_line(l)).collect();
     lines.sort_by_key(|l| l.measurement.clone());
@@ -335,7 +335,9 @@ fn the_pixel_records_the_referring_page_and_always_answers_an_image() {
 fn the_counters_add_up_after_a_mixed_load() {
     let udp = UdpCollector::start();
     let nginx = site(&udp, "");
-    let kinds: [(&str, &str, &[(&str, &str)], &[u8]); 12] = [
+    /// The counter a request should land in, and the request: method, headers, body.
+    type Kind<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [u8]);
+    let kinds: [Kind; 12] = [
         ("accepted", "POST", &[], br#"{"domain":"example.com","page":"/"}"#),
         (
             "not_found",
