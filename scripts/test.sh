@@ -24,4 +24,4 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
 ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
-    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent --test privacy
+    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent --test privacy --test http_sink

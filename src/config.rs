@@ -8,13 +8,14 @@ use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ptr;
 
+use analytics_core::http_request::parse_header;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement, Policy};
 use nginx_sys::{
     ngx_command_t, ngx_conf_open_file, ngx_conf_t, ngx_log_t, ngx_msec_t, ngx_open_file_t, ngx_parse_size,
     ngx_parse_time, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_CONF_TAKE1234, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
+    NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
     NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
@@ -22,6 +23,7 @@ use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use crate::shared_state;
+use crate::sink::http::HttpTarget;
 use crate::sink::SinkTarget;
 use crate::worker_sink::WorkerSink;
 use crate::AnalyticsModule;
@@ -32,6 +34,12 @@ pub const DEFAULT_BUFFER_SIZE: usize = 1024 * 1024;
 pub const DEFAULT_FLUSH_INTERVAL_MS: ngx_msec_t = 1000;
 /// Largest UDP payload (`datagram=`): fits a 1500-byte Ethernet MTU with IP and UDP headers.
 pub const DEFAULT_DATAGRAM_SIZE: usize = 1472;
+/// Lines per HTTP request (`batch=`): InfluxDB recommends about 5,000.
+pub const DEFAULT_BATCH_LINES: usize = 5000;
+/// Connect, send and answer timeout of the HTTP sink (`timeout=`).
+pub const DEFAULT_HTTP_TIMEOUT_MS: ngx_msec_t = 5000;
+/// How long an exiting worker keeps trying to deliver (`exit_timeout=`).
+pub const DEFAULT_EXIT_TIMEOUT_MS: ngx_msec_t = 10_000;
 /// Largest beacon body (`analytics_max_body`).
 pub const DEFAULT_MAX_BODY: usize = 4096;
 
@@ -80,6 +88,10 @@ pub struct SinkConfig {
     pub buffer_size: usize,
     pub flush_interval_ms: ngx_msec_t,
     pub datagram_size: usize,
+    /// How long an exiting worker keeps trying to deliver (`exit_timeout=`).
+    pub exit_timeout_ms: ngx_msec_t,
+    /// The write API, for `http://` sinks.
+    pub http: Option<HttpTarget>,
 }
 
 /// The `http`-level configuration, and (in a worker) the worker's sink.
@@ -111,7 +123,7 @@ impl MainConfig {
         // SAFETY: the zone was added in init_main_conf whenever a sink is configured, and nginx
         // has run its init callback (which sets `data`) before any worker starts.
         let shared = unsafe { shared_state::from_zone(self.shared_zone) };
-        let target = SinkTarget::open(sink, log)?;
+        let target = SinkTarget::open(sink, shared, log)?;
         let mut worker = WorkerSink::new(target, sink, shared, log);
         worker.arm_timer_event();
         self.worker = Some(worker);
@@ -189,7 +201,7 @@ const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 pub static mut COMMANDS: [ngx_command_t; 16] = [
     directive(
         ngx_string!("analytics_sink"),
-        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1234,
+        NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
         set_sink,
         HTTP,
     ),
@@ -328,6 +340,7 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
 
 fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, String> {
     let address = SinkAddress::parse(text(&args[0])?)?;
+    let is_http = matches!(address, SinkAddress::Http { .. });
     let mut sink = SinkConfig {
         address,
         udp_peer: None,
@@ -335,7 +348,12 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
         buffer_size: DEFAULT_BUFFER_SIZE,
         flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
         datagram_size: DEFAULT_DATAGRAM_SIZE,
+        exit_timeout_ms: DEFAULT_EXIT_TIMEOUT_MS,
+        http: None,
     };
+    let mut headers = Vec::new();
+    let mut batch_lines = DEFAULT_BATCH_LINES;
+    let mut timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
     for arg in &args[1..] {
         let arg = text(arg)?;
         let (key, value) = arg
@@ -352,6 +370,29 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
                     .filter(|&ms| (1..=60_000).contains(&ms))
                     .ok_or_else(|| format!("invalid \"flush={value}\": use a time from 1ms to 60s"))?
             }
+            "header" | "batch" | "timeout" if !is_http => {
+                return Err(format!("\"{key}=\" is for http:// sinks"));
+            }
+            "header" => headers.push(parse_header(value)?),
+            "batch" => {
+                batch_lines = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| {
+                        format!("invalid \"batch={value}\": use a number of lines from 1 to 100000")
+                    })?
+            }
+            "timeout" => {
+                timeout_ms = parse_msec(value)
+                    .filter(|&ms| (1..=600_000).contains(&ms))
+                    .ok_or_else(|| format!("invalid \"timeout={value}\": use a time from 1ms to 10m"))?
+            }
+            "exit_timeout" => {
+                sink.exit_timeout_ms = parse_msec(value)
+                    .filter(|&ms| ms <= 3_600_000)
+                    .ok_or_else(|| format!("invalid \"exit_timeout={value}\": use a time up to 1h"))?
+            }
             "datagram" => {
                 sink.datagram_size = parse_size(value)
                     .filter(|&s| (512..=65507).contains(&s))
@@ -361,14 +402,27 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
         }
     }
     match &sink.address {
-        SinkAddress::Udp { host, port } => {
-            // Resolved once, as nginx resolves upstream names: a worker never waits on DNS.
-            let peer = (host.as_str(), *port)
-                .to_socket_addrs()
-                .map_err(|e| format!("cannot resolve \"{host}\": {e}"))?
-                .next()
-                .ok_or_else(|| format!("\"{host}\" has no address"))?;
-            sink.udp_peer = Some(peer);
+        SinkAddress::Udp { host, port } => sink.udp_peer = Some(resolve(host, *port)?),
+        SinkAddress::Http {
+            host,
+            port,
+            path_and_query,
+        } => {
+            let peer = resolve(host, *port)?;
+            let host_header = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            sink.http = Some(HttpTarget {
+                peer,
+                host: host_header,
+                path_and_query: path_and_query.clone(),
+                headers: std::mem::take(&mut headers),
+                timeout_ms,
+                exit_timeout_ms: sink.exit_timeout_ms,
+                batch_lines,
+            });
         }
         SinkAddress::File { path } => {
             // nginx keeps the name and later passes it to open(2), so it must live in the
@@ -389,6 +443,15 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
         }
     }
     Ok(sink)
+}
+
+/// Resolved once, as nginx resolves upstream names: a worker never waits on DNS.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve \"{host}\": {e}"))?
+        .next()
+        .ok_or_else(|| format!("\"{host}\" has no address"))
 }
 
 extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {

@@ -56,12 +56,14 @@ pub enum Counter {
     DroppedBufferFull,
     /// Lines dropped because the sink refused them for good.
     DroppedSinkError,
+    /// Lines an HTTP write API refused (400, 422, or 413 for a single line).
+    DroppedRefused,
     /// Lines still pending when a worker had to exit.
     DroppedAtExit,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 19] = [
+    pub const ALL: [Counter; 20] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -80,6 +82,7 @@ impl Counter {
         Counter::BytesWritten,
         Counter::DroppedBufferFull,
         Counter::DroppedSinkError,
+        Counter::DroppedRefused,
         Counter::DroppedAtExit,
     ];
 
@@ -103,6 +106,7 @@ impl Counter {
             Counter::BytesWritten => "bytes_written",
             Counter::DroppedBufferFull => "dropped_buffer_full",
             Counter::DroppedSinkError => "dropped_sink_error",
+            Counter::DroppedRefused => "dropped_refused",
             Counter::DroppedAtExit => "dropped_at_exit",
         }
     }

@@ -4,7 +4,7 @@
 //! Lines are sent as soon as a full batch is pending, and otherwise when the flush timer fires.
 //! The timer is armed only while lines are pending, and is not cancelable: a worker that is
 //! shutting down gracefully (`nginx -s quit`, or an old worker after `nginx -s reload`) stays alive
-//! until its pending lines are delivered or the exit deadline passes.
+//! until its pending lines are delivered or `exit_timeout=` passes.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,8 +20,6 @@ use crate::config::SinkConfig;
 use crate::shared_state::{Counter, SharedState};
 use crate::sink::{SendOutcome, SinkTarget};
 
-/// How long a worker that is exiting keeps retrying a sink that refuses lines.
-const EXIT_DEADLINE_MS: ngx_msec_t = 5000;
 /// Retry period while exiting: short, since the worker is only waiting for us.
 const EXIT_RETRY_MS: ngx_msec_t = 100;
 
@@ -34,6 +32,7 @@ pub struct WorkerSink {
     shared: &'static SharedState,
     log: *mut ngx_log_t,
     exit_deadline: Option<ngx_msec_t>,
+    exit_timeout: ngx_msec_t,
     buffer_full_drops: DropReport,
     sink_error_drops: DropReport,
     last_retry_report: i64,
@@ -57,6 +56,7 @@ impl WorkerSink {
             shared,
             log,
             exit_deadline: None,
+            exit_timeout: config.exit_timeout_ms,
             buffer_full_drops: DropReport::default(),
             sink_error_drops: DropReport::default(),
             last_retry_report: 0,
@@ -69,6 +69,10 @@ impl WorkerSink {
         self.timer.handler = Some(on_flush_timer);
         self.timer.data = this.cast();
         self.timer.log = self.log;
+        let flush_event: *mut ngx_event_t = &mut self.timer;
+        if let SinkTarget::Http(http) = &mut self.target {
+            http.bind(flush_event);
+        }
     }
 
     pub fn shared(&self) -> &'static SharedState {
@@ -91,7 +95,10 @@ impl WorkerSink {
             self.buffer_full_drops.add(1, reason, self.log, &self.address);
             return;
         }
-        if self.pending.len() >= self.target.flush_threshold() {
+        if self
+            .target
+            .batch_is_full(self.pending.len(), self.pending.line_count())
+        {
             self.flush();
         }
         self.schedule();
@@ -100,7 +107,8 @@ impl WorkerSink {
     /// Sends every full batch the sink takes now; stops at the first "try later".
     pub fn flush(&mut self) {
         while !self.pending.is_empty() {
-            let batch = self.pending.next_batch(self.target.max_batch());
+            let (max_bytes, max_lines) = self.target.max_batch();
+            let batch = self.pending.next_batch(max_bytes, max_lines);
             let len = batch.len();
             match self.target.send(batch) {
                 SendOutcome::Sent(n) => {
@@ -109,6 +117,7 @@ impl WorkerSink {
                     self.shared.add(Counter::BytesWritten, n as u64);
                     self.pending.consume(n);
                 }
+                SendOutcome::Taken(n) => self.pending.consume(n),
                 SendOutcome::Retry(reason) => {
                     self.report_retry(&reason);
                     return;
@@ -133,7 +142,7 @@ impl WorkerSink {
         // (single-threaded) worker's event loop.
         let (exiting, now) = unsafe { (ngx_exiting != 0, ngx_current_msec) };
         let delay = if exiting {
-            let deadline = *self.exit_deadline.get_or_insert(now + EXIT_DEADLINE_MS);
+            let deadline = *self.exit_deadline.get_or_insert(now + self.exit_timeout);
             if now >= deadline {
                 self.drop_all_pending("the worker is exiting and the sink still refuses lines");
                 return;
@@ -154,6 +163,9 @@ impl WorkerSink {
             unsafe { ngx_del_timer(&mut self.timer) };
         }
         self.flush();
+        if let SinkTarget::Http(http) = &mut self.target {
+            http.abandon("the worker exited before the sink took them");
+        }
         self.drop_all_pending("the worker exited before the sink took them");
         // Every drop is in the log by the time the worker is gone.
         self.buffer_full_drops.report_now(self.log, &self.address);
@@ -179,6 +191,9 @@ impl WorkerSink {
     }
 
     fn report_retry(&mut self, reason: &str) {
+        if reason.is_empty() {
+            return; // a sink that is busy delivering is not trouble
+        }
         let now = ngx_time() as i64;
         if now >= self.last_retry_report + 10 {
             ngx_log_error!(

@@ -22,6 +22,12 @@ fn assert_rejected(http_body: &str, says: &str) {
 fn a_good_configuration_passes() {
     let (ok, output) = nginx_test_config(&format!(
         "analytics_sink udp://127.0.0.1:8089 buffer=64k flush=250ms datagram=1400;\n{}",
+        server("analytics_beacon; analytics_domains example.com;")
+    ));
+    assert!(ok, "{output}");
+    let (ok, output) = nginx_test_config(&format!(
+        "analytics_sink http://127.0.0.1:8086/write?db=a \"header=Authorization: Token x\" batch=1000 \
+         timeout=2s exit_timeout=30s buffer=8m flush=250ms;\n{}",
         server("analytics_beacon; analytics_domains example.com; analytics_measurement web; analytics_unlisted_measurement off; analytics_max_body 2k;")
     ));
     assert!(ok, "{output}");
@@ -63,6 +69,25 @@ fn bad_sinks_are_refused() {
         (
             "udp://127.0.0.1:8089 colour=blue",
             "unknown parameter \"colour=blue\"",
+        ),
+        ("udp://127.0.0.1:8089 batch=10", "\"batch=\" is for http:// sinks"),
+        ("http://127.0.0.1:8086/write?db=a batch=0", "invalid \"batch=0\""),
+        (
+            "http://127.0.0.1:8086/write?db=a timeout=never",
+            "invalid \"timeout=never\"",
+        ),
+        (
+            "http://127.0.0.1:8086/write?db=a header=NoColon",
+            "a header is \"Name: value\"",
+        ),
+        (
+            "http://127.0.0.1:8086/write?db=a \"header=Bad Name: x\"",
+            "invalid header name",
+        ),
+        ("https://influx.example.com/api/v2/write", "tls-upstream.conf"),
+        (
+            "http://127.0.0.1:8086/write?db=a exit_timeout=2h",
+            "invalid \"exit_timeout=2h\"",
         ),
     ] {
         assert_rejected(

@@ -11,7 +11,10 @@
 pub mod beacon;
 pub mod bots;
 pub mod cors;
+pub mod delivery;
 pub mod domain_list;
+pub mod http_request;
+pub mod http_response;
 pub mod line_protocol;
 pub mod measurement;
 pub mod normalise;

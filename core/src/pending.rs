@@ -71,21 +71,31 @@ impl PendingLines {
         self.buf[..bytes].iter().filter(|&&b| b == b'\n').count()
     }
 
-    /// The longest run of whole lines from the front that fits in `max_bytes`; a single line longer
-    /// than `max_bytes` is returned alone, so nothing can block the queue.
-    pub fn next_batch(&self, max_bytes: usize) -> &[u8] {
-        if self.buf.len() <= max_bytes {
-            return &self.buf;
+    /// The longest run of whole lines from the front that fits in `max_bytes` and `max_lines`; a
+    /// single line longer than `max_bytes` is returned alone, so nothing can block the queue.
+    pub fn next_batch(&self, max_bytes: usize, max_lines: usize) -> &[u8] {
+        if self.lines > max_lines {
+            let end = self
+                .buf
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .nth(max_lines.max(1) - 1);
+            let prefix = &self.buf[..end.map_or(self.buf.len(), |(i, _)| i + 1)];
+            return Self::fit(prefix, max_bytes);
         }
-        match self.buf[..max_bytes].iter().rposition(|&b| b == b'\n') {
-            Some(end) => &self.buf[..=end],
+        Self::fit(&self.buf, max_bytes)
+    }
+
+    fn fit(buf: &[u8], max_bytes: usize) -> &[u8] {
+        if buf.len() <= max_bytes {
+            return buf;
+        }
+        match buf[..max_bytes].iter().rposition(|&b| b == b'\n') {
+            Some(end) => &buf[..=end],
             None => {
-                let end = self
-                    .buf
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .unwrap_or(self.buf.len() - 1);
-                &self.buf[..=end]
+                let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len() - 1);
+                &buf[..=end]
             }
         }
     }
@@ -120,7 +130,19 @@ mod tests {
         let mut p = PendingLines::new(8);
         assert_eq!(p.push_with(|b| b.extend_from_slice(b"abcd\n")), Ok(()));
         assert_eq!(p.push_with(|b| b.extend_from_slice(b"efgh\n")), Err(BufferFull));
-        assert_eq!(p.next_batch(100), b"abcd\n");
+        assert_eq!(p.next_batch(100, usize::MAX), b"abcd\n");
+    }
+
+    #[test]
+    fn batches_can_be_limited_by_lines() {
+        let mut p = PendingLines::new(100);
+        for l in [&b"aaa\n"[..], b"bbb\n", b"ccc\n"] {
+            p.push(l).unwrap();
+        }
+        assert_eq!(p.next_batch(100, 2), b"aaa\nbbb\n");
+        assert_eq!(p.next_batch(100, 1), b"aaa\n");
+        assert_eq!(p.next_batch(5, 2), b"aaa\n");
+        assert_eq!(p.next_batch(100, 3), b"aaa\nbbb\nccc\n");
     }
 
     #[test]
@@ -129,13 +151,13 @@ mod tests {
         for l in [&b"aaa\n"[..], b"bbb\n", b"ccc\n"] {
             p.push(l).unwrap();
         }
-        assert_eq!(p.next_batch(9), b"aaa\nbbb\n");
-        assert_eq!(p.next_batch(8), b"aaa\nbbb\n");
-        assert_eq!(p.next_batch(7), b"aaa\n");
-        assert_eq!(p.next_batch(2), b"aaa\n");
-        assert_eq!(p.next_batch(1000), b"aaa\nbbb\nccc\n");
+        assert_eq!(p.next_batch(9, usize::MAX), b"aaa\nbbb\n");
+        assert_eq!(p.next_batch(8, usize::MAX), b"aaa\nbbb\n");
+        assert_eq!(p.next_batch(7, usize::MAX), b"aaa\n");
+        assert_eq!(p.next_batch(2, usize::MAX), b"aaa\n");
+        assert_eq!(p.next_batch(1000, usize::MAX), b"aaa\nbbb\nccc\n");
         p.consume(4);
-        assert_eq!(p.next_batch(100), b"bbb\nccc\n");
+        assert_eq!(p.next_batch(100, usize::MAX), b"bbb\nccc\n");
         assert_eq!(p.line_count(), 2);
         assert_eq!(p.lines_in_front(4), 1);
         p.consume(8);

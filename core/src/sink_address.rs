@@ -9,6 +9,13 @@ pub enum SinkAddress {
     Udp { host: String, port: u16 },
     /// `file:/absolute/path`: appended, reopened with `nginx -s reopen`.
     File { path: String },
+    /// `http://host[:port]/path?query`: batches POSTed to a write API (InfluxDB 1.x `/write`,
+    /// 2.x `/api/v2/write`, 3 `/api/v3/write_lp`, Telegraf, VictoriaMetrics).
+    Http {
+        host: String,
+        port: u16,
+        path_and_query: String,
+    },
 }
 
 impl SinkAddress {
@@ -18,11 +25,7 @@ impl SinkAddress {
                 .rsplit_once(':')
                 .ok_or_else(|| format!("\"{s}\": a UDP sink needs a port, as in udp://127.0.0.1:8089"))?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|&p| p != 0)
-                .ok_or_else(|| format!("\"{s}\": invalid port \"{port}\""))?;
+            let port = parse_port(s, port)?;
             if host.is_empty() || host.contains(['/', '@', '?', '#']) {
                 return Err(format!("\"{s}\": invalid host \"{host}\""));
             }
@@ -42,25 +45,68 @@ impl SinkAddress {
                 path: path.to_owned(),
             });
         }
-        if s.starts_with("http://") || s.starts_with("https://") {
+        if let Some(rest) = s.strip_prefix("http://") {
+            let split = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, path_and_query) = rest.split_at(split);
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((host, port)) if !authority.ends_with(']') => (host, parse_port(s, port)?),
+                _ => (authority, 80),
+            };
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if host.is_empty() || host.contains(['@', ' ', '/']) {
+                return Err(format!("\"{s}\": invalid host \"{host}\""));
+            }
+            if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(format!("\"{s}\": the path has spaces or control characters"));
+            }
+            let path_and_query = if path_and_query.starts_with('/') {
+                path_and_query.to_owned()
+            } else {
+                format!("/{path_and_query}")
+            };
+            return Ok(SinkAddress::Http {
+                host: host.to_owned(),
+                port,
+                path_and_query,
+            });
+        }
+        if s.starts_with("https://") {
             return Err(format!(
-                "\"{s}\": HTTP sinks are not supported by this version; use udp:// or file:"
+                "\"{s}\": https is served through a local proxy: see nginx-conf/tls-upstream.conf"
             ));
         }
         Err(format!(
-            "\"{s}\": unknown sink; use udp://host:port or file:/path"
+            "\"{s}\": unknown sink; use udp://host:port, http://host:port/path or file:/path"
         ))
     }
+}
+
+fn parse_port(sink: &str, port: &str) -> Result<u16, String> {
+    port.parse()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| format!("\"{sink}\": invalid port \"{port}\""))
 }
 
 impl fmt::Display for SinkAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SinkAddress::Udp { host, port } if host.contains(':') => {
-                write!(f, "udp://[{host}]:{port}")
-            }
+            SinkAddress::Udp { host, port } if host.contains(':') => write!(f, "udp://[{host}]:{port}"),
             SinkAddress::Udp { host, port } => write!(f, "udp://{host}:{port}"),
             SinkAddress::File { path } => write!(f, "file:{path}"),
+            // The query string is left out: it may hold credentials (InfluxDB 1.x `u=` and `p=`).
+            SinkAddress::Http {
+                host,
+                port,
+                path_and_query,
+            } => {
+                let path = path_and_query.split('?').next().unwrap_or("/");
+                if host.contains(':') {
+                    write!(f, "http://[{host}]:{port}{path}")
+                } else {
+                    write!(f, "http://{host}:{port}{path}")
+                }
+            }
         }
     }
 }
@@ -97,6 +143,32 @@ mod tests {
     }
 
     #[test]
+    fn parses_http_sinks_and_never_shows_their_query() {
+        let a = SinkAddress::parse("http://127.0.0.1:8086/write?db=analytics&u=me&p=secret").unwrap();
+        assert_eq!(
+            a,
+            SinkAddress::Http {
+                host: "127.0.0.1".into(),
+                port: 8086,
+                path_and_query: "/write?db=analytics&u=me&p=secret".into()
+            }
+        );
+        assert_eq!(a.to_string(), "http://127.0.0.1:8086/write");
+        assert_eq!(
+            SinkAddress::parse("http://influx.local?db=x").unwrap(),
+            SinkAddress::Http {
+                host: "influx.local".into(),
+                port: 80,
+                path_and_query: "/?db=x".into()
+            }
+        );
+        assert_eq!(
+            SinkAddress::parse("http://[::1]:8428/write").unwrap().to_string(),
+            "http://[::1]:8428/write"
+        );
+    }
+
+    #[test]
     fn refuses_bad_sinks_with_a_reason() {
         for (bad, says) in [
             ("udp://127.0.0.1", "needs a port"),
@@ -105,7 +177,10 @@ mod tests {
             ("udp://:8089", "invalid host"),
             ("file:relative.lp", "absolute path"),
             ("tcp://x:1", "unknown sink"),
-            ("http://x:8086/write", "not supported"),
+            ("https://x:8086/write", "tls-upstream.conf"),
+            ("http://x:0/write", "invalid port"),
+            ("http://u:p@x:8086/write", "invalid"),
+            ("http://:8086/write", "invalid host"),
         ] {
             let e = SinkAddress::parse(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

@@ -2,11 +2,13 @@
 //! view: a send either completes at once, or says "try later", or fails for good.
 
 pub mod file;
+pub mod http;
 pub mod udp;
 
 use nginx_sys::ngx_log_t;
 
 use crate::config::SinkConfig;
+use crate::shared_state::SharedState;
 
 /// What happened to one batch.
 pub enum SendOutcome {
@@ -16,35 +18,49 @@ pub enum SendOutcome {
     Retry(String),
     /// The batch can never be delivered (e.g. too large for a datagram); drop and count it.
     Failed(String),
+    /// This many bytes were taken by a sink that delivers (and counts) them on its own.
+    Taken(usize),
 }
 
 pub enum SinkTarget {
     Udp(udp::UdpSink),
     File(file::FileSink),
+    /// Boxed: nginx keeps pointers to it while requests are on their way.
+    Http(Box<http::HttpSink>),
 }
 
 impl SinkTarget {
-    pub fn open(config: &SinkConfig, log: *mut ngx_log_t) -> Result<SinkTarget, ()> {
+    pub fn open(
+        config: &SinkConfig,
+        shared: &'static SharedState,
+        log: *mut ngx_log_t,
+    ) -> Result<SinkTarget, ()> {
+        if let Some(target) = &config.http {
+            let sink = http::HttpSink::new(target.clone(), config.address.to_string(), shared, log);
+            return Ok(SinkTarget::Http(Box::new(sink)));
+        }
         if let Some(peer) = config.udp_peer {
             return udp::UdpSink::open(peer, config.datagram_size, log).map(SinkTarget::Udp);
         }
         Ok(SinkTarget::File(file::FileSink::new(config.file)))
     }
 
-    /// The most bytes one send may carry.
-    pub fn max_batch(&self) -> usize {
+    /// The most bytes and lines one send may carry.
+    pub fn max_batch(&self) -> (usize, usize) {
         match self {
-            SinkTarget::Udp(udp) => udp.datagram_size(),
+            SinkTarget::Udp(udp) => (udp.datagram_size(), usize::MAX),
             // One write takes everything pending (bounded by `buffer=`).
-            SinkTarget::File(_) => usize::MAX,
+            SinkTarget::File(_) => (usize::MAX, usize::MAX),
+            SinkTarget::Http(http) => (usize::MAX, http.batch_lines()),
         }
     }
 
-    /// Pending bytes that make a batch worth sending before the flush timer fires.
-    pub fn flush_threshold(&self) -> usize {
+    /// Whether the pending lines make a batch worth sending before the flush timer fires.
+    pub fn batch_is_full(&self, pending_bytes: usize, pending_lines: usize) -> bool {
         match self {
-            SinkTarget::Udp(udp) => udp.datagram_size(),
-            SinkTarget::File(_) => file::FLUSH_THRESHOLD,
+            SinkTarget::Udp(udp) => pending_bytes >= udp.datagram_size(),
+            SinkTarget::File(_) => pending_bytes >= file::FLUSH_THRESHOLD,
+            SinkTarget::Http(http) => pending_lines >= http.batch_lines(),
         }
     }
 
@@ -52,6 +68,7 @@ impl SinkTarget {
         match self {
             SinkTarget::Udp(udp) => udp.send(batch),
             SinkTarget::File(file) => file.send(batch),
+            SinkTarget::Http(http) => http.send(batch),
         }
     }
 }

@@ -19,9 +19,36 @@ pub struct InfluxDb {
 
 impl InfluxDb {
     pub fn start(database: &str) -> InfluxDb {
+        let influx = Self::start_with(database, None);
+        influx.wait_until_ready();
+        influx.query(&format!("CREATE DATABASE \"{database}\""));
+        influx
+    }
+
+    /// With its HTTP API on TLS only (`cert` and `key` are PEM files); it is ready once it accepts
+    /// connections, and is queried through a TLS client (the tests use nginx as one).
+    pub fn start_tls(database: &str, cert: &std::path::Path, key: &std::path::Path) -> InfluxDb {
+        let influx = Self::start_with(database, Some((cert, key)));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", influx.http_port)).is_err() {
+            assert!(Instant::now() < deadline, "influxd did not start");
+            thread::sleep(Duration::from_millis(100));
+        }
+        influx
+    }
+
+    fn start_with(database: &str, tls: Option<(&std::path::Path, &std::path::Path)>) -> InfluxDb {
         let dir = tempfile::tempdir().unwrap();
         let (http_port, rpc_port, udp_port) = (free_port(), free_port(), free_udp_port());
         let d = dir.path().display();
+        let https = match tls {
+            Some((cert, key)) => format!(
+                "  https-enabled = true\n  https-certificate = \"{}\"\n  https-private-key = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+            None => String::new(),
+        };
         let conf = format!(
             r#"reporting-disabled = true
 bind-address = "127.0.0.1:{rpc_port}"
@@ -37,6 +64,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
+{https}
 [[udp]]
   enabled = true
   bind-address = "127.0.0.1:{udp_port}"
@@ -47,25 +75,62 @@ bind-address = "127.0.0.1:{rpc_port}"
 "#
         );
         std::fs::write(dir.path().join("influxdb.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.path().join("influxd.log")).unwrap();
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(dir.path().join("influxdb.conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start influxd (Debian package influxdb)");
-        let influx = InfluxDb {
+        let child = Self::spawn(dir.path());
+        InfluxDb {
             dir,
             http_port,
             udp_port,
             database: database.to_owned(),
             child,
-        };
-        influx.wait_until_ready();
-        influx.query(&format!("CREATE DATABASE \"{database}\""));
-        influx
+        }
+    }
+
+    fn spawn(dir: &std::path::Path) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("influxd.log"))
+            .unwrap();
+        Command::new("influxd")
+            .arg("-config")
+            .arg(dir.join("influxdb.conf"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start influxd (Debian package influxdb)")
+    }
+
+    /// Stops the server (an outage); its data stays.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn start_again(&mut self) {
+        self.child = Self::spawn(self.dir.path());
+        self.wait_until_ready();
+    }
+
+    /// `/write?db=<database>` on this server, for an HTTP sink.
+    pub fn write_url(&self) -> String {
+        format!("http://127.0.0.1:{}/write?db={}", self.http_port, self.database)
+    }
+
+    /// Writes lines directly (as another client would) and returns the status.
+    pub fn write(&self, lines: &str) -> u16 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
+        write!(
+            s,
+            "POST /write?db={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{lines}",
+            self.database,
+            lines.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
     }
 
     fn wait_until_ready(&self) {

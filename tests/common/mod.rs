@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod influxdb;
+pub mod victoria;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -1,0 +1,82 @@
+//! A real VictoriaMetrics (Debian's `victoria-metrics`) on a free loopback port, for the InfluxDB
+//! 2.x request shape (`/api/v2/write?org=&bucket=`), which InfluxDB 1.6 does not have.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::free_port;
+
+pub struct VictoriaMetrics {
+    _dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl VictoriaMetrics {
+    pub fn start() -> VictoriaMetrics {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-storageDataPath={}", dir.path().display()))
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg("-search.latencyOffset=0s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics (Debian package victoria-metrics)");
+        let vm = VictoriaMetrics {
+            _dir: dir,
+            port,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while vm.get("/health").map(|(s, _)| s) != Some(200) {
+            assert!(Instant::now() < deadline, "victoria-metrics did not start");
+            thread::sleep(Duration::from_millis(100));
+        }
+        vm
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).ok()?;
+        let status = raw.split(' ').nth(1)?.parse().ok()?;
+        Some((
+            status,
+            raw.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_owned())
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// The sum of every stored sample of `metric` (after flushing what was just written).
+    pub fn sum(&self, metric: &str) -> f64 {
+        self.get("/internal/force_flush");
+        let (_, body) = self
+            .get(&format!("/api/v1/export?match[]={metric}"))
+            .unwrap_or_default();
+        body.lines()
+            .filter(|l| l.starts_with('{'))
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_f64())
+            .sum()
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,335 @@
+//! The HTTP sink against real write APIs: InfluxDB 1.6 (`/write`) and VictoriaMetrics
+//! (`/api/v2/write` with a token header), through outages, refusals, reloads and quits.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::influxdb::InfluxDb;
+use common::*;
+
+const BEACON: &str = r#"{"page":"/over-http","domain":"example.com","platform":"Linux x86_64","load_ms":12}"#;
+
+fn http_nginx(sink: &str) -> Nginx {
+    Nginx::start(&format!(
+        r#"
+    analytics_sink {sink};
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#
+    ))
+}
+
+/// Sends beacons from `threads` clients until stopped; counts the 204 answers.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16, threads: usize, body: &'static str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let threads = (0..threads)
+            .map(|_| {
+                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match try_http(port, "POST", "/ping", &[], body.as_bytes()) {
+                            Ok(r) if r.status == 204 => {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(r) => panic!("unexpected answer {}: {}", r.status, r.text()),
+                            Err(_) => thread::sleep(Duration::from_millis(5)),
+                        }
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            answered,
+            threads,
+        }
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    fn wait_for(&self, at_least: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.answered() < at_least {
+            assert!(Instant::now() < deadline, "load stalled at {}", self.answered());
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn finish(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        self.answered.load(Ordering::Relaxed)
+    }
+}
+
+const SUM: &str = "SELECT sum(hits) FROM pageview";
+
+#[test]
+fn answered_beacons_become_points_with_their_tags_and_fields() {
+    let influx = InfluxDb::start("analytics");
+    let nginx = http_nginx(&format!("{} flush=50ms", influx.write_url()));
+    for _ in 0..300 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    assert_eq!(
+        influx.wait_for_scalar(SUM, 300, Duration::from_secs(20)),
+        Some(300),
+        "{}",
+        nginx.error_log()
+    );
+    let reply = influx.query("SELECT * FROM pageview LIMIT 1");
+    let series = &reply["results"][0]["series"][0];
+    let columns: Vec<&str> = series["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let row = &series["values"][0];
+    let value = |name: &str| row[columns.iter().position(|c| *c == name).unwrap()].clone();
+    assert_eq!(value("domain"), "example.com");
+    assert_eq!(value("page"), "/over-http");
+    assert_eq!(value("platform"), "Linux x86_64");
+    assert_eq!(value("device"), "desktop");
+    assert_eq!(value("load_ms"), 12);
+    let status = nginx.status();
+    assert_eq!(status["lines_written"], 300);
+    assert_eq!(status["dropped_refused"], 0);
+}
+
+#[test]
+fn an_outage_loses_nothing() {
+    let mut influx = InfluxDb::start("analytics");
+    // The buffer holds what arrives during the outage (about 12 s at this load).
+    let nginx = http_nginx(&format!(
+        "{} buffer=32m flush=100ms timeout=1s",
+        influx.write_url()
+    ));
+    let load = Load::start(nginx.port, 4, BEACON);
+    load.wait_for(200);
+    influx.stop();
+    let during = load.answered();
+    load.wait_for(during + 300);
+    thread::sleep(Duration::from_secs(8));
+    influx.start_again();
+    load.wait_for(load.answered() + 200);
+    let answered = load.finish();
+    let stored = influx.wait_for_scalar(SUM, answered as i64, Duration::from_secs(60));
+    assert_eq!(
+        stored,
+        Some(answered as i64),
+        "{}\n{}",
+        nginx.status(),
+        nginx.error_log()
+    );
+    assert!(nginx.error_log().contains("retrying"), "the outage was noticed");
+    let status = nginx.status();
+    assert_eq!(status["lines_written"].as_u64(), Some(answered as u64));
+}
+
+#[test]
+fn a_small_buffer_through_a_long_outage_counts_every_drop() {
+    // Nothing listens there: every attempt fails.
+    let port = free_port();
+    let mut nginx = http_nginx(&format!(
+        "http://127.0.0.1:{port}/write?db=x buffer=4k flush=50ms timeout=200ms exit_timeout=1s"
+    ));
+    let sent = 400;
+    for _ in 0..sent {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let status = nginx.status();
+    assert_eq!(status["accepted"], sent);
+    assert_eq!(status["lines_written"], 0);
+    let full = status["dropped_buffer_full"].as_u64().unwrap();
+    assert!(full > 0, "{status}");
+    nginx.stop_with("QUIT");
+    let log = nginx.error_log();
+    let counted: u64 = log
+        .lines()
+        .filter(|l| l.contains(" dropped: "))
+        .filter_map(|l| {
+            l.split("analytics: ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(counted, sent, "answered = stored (0) + counted drops\n{log}");
+}
+
+#[test]
+fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
+    let influx = InfluxDb::start("analytics");
+    // `hits` is already a float in this measurement: InfluxDB refuses our integers with a 400.
+    assert_eq!(influx.write("pageview,domain=other hits=1.5"), 204);
+    let nginx = http_nginx(&format!("{} flush=50ms", influx.write_url()));
+    for _ in 0..5 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while nginx.status()["dropped_refused"] != 5 {
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{}",
+            nginx.status(),
+            nginx.error_log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Each worker sent its own batch; together they hold the 5 lines.
+    let log = nginx.error_log();
+    assert!(
+        log.contains("lines with 400: {\"error\":\"partial write: field type conflict"),
+        "{log}"
+    );
+    // The next batch (an event, another measurement) is delivered.
+    assert_eq!(
+        nginx
+            .beacon(r#"{"t":"event","n":"play","d":"example.com","g":"/"}"#)
+            .status,
+        204
+    );
+    assert_eq!(
+        influx.wait_for_scalar("SELECT sum(hits) FROM event", 1, Duration::from_secs(20)),
+        Some(1)
+    );
+}
+
+#[test]
+fn reload_and_quit_under_load_lose_nothing() {
+    let influx = InfluxDb::start("analytics");
+    let mut nginx = http_nginx(&influx.write_url());
+    let load = Load::start(nginx.port, 4, BEACON);
+    load.wait_for(300);
+    nginx.signal("HUP");
+    load.wait_for(load.answered() + 300);
+    nginx.stop_with("QUIT");
+    let answered = load.finish();
+    let stored = influx.wait_for_scalar(SUM, answered as i64, Duration::from_secs(30));
+    assert_eq!(stored, Some(answered as i64), "{}", nginx.error_log());
+}
+
+#[test]
+fn the_influxdb_2_request_shape_with_a_token_is_accepted_and_the_token_never_shown() {
+    let vm = common::victoria::VictoriaMetrics::start();
+    let token = "s3cr3t-t0ken";
+    let nginx = http_nginx(&format!(
+        "http://127.0.0.1:{}/api/v2/write?org=example&bucket=analytics \"header=Authorization: Token {token}\" flush=50ms",
+        vm.port
+    ));
+    for _ in 0..50 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while vm.sum("pageview_hits") != 50.0 {
+        assert!(
+            Instant::now() < deadline,
+            "stored {}: {}",
+            vm.sum("pageview_hits"),
+            nginx.error_log()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(nginx.status()["lines_written"], 50);
+    let shown = format!("{}{}", nginx.error_log(), nginx.status());
+    assert!(!shown.contains(token), "{shown}");
+}
+
+#[test]
+fn a_tls_upstream_is_reached_through_the_documented_loopback_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let influx = InfluxDb::start_tls("analytics", &cert, &key);
+    let proxy = free_port();
+    // nginx-conf/tls-upstream.conf, pointed at the test's InfluxDB and certificate.
+    let recipe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/nginx-conf/tls-upstream.conf"
+    ))
+    .unwrap()
+    .replace(
+        "influx.example.com:443",
+        &format!("127.0.0.1:{}", influx.http_port),
+    )
+    .replace("influx.example.com", "localhost")
+    .replace("127.0.0.1:8087", &format!("127.0.0.1:{proxy}"))
+    .replace("/etc/ssl/certs/ca-certificates.crt", &cert.display().to_string());
+    let nginx = Nginx::start(&format!(
+        r#"
+    analytics_sink http://127.0.0.1:{proxy}/write?db=analytics flush=50ms;
+    {recipe}
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#
+    ));
+    // Through the same proxy, as the tests have no TLS client of their own.
+    let query = |q: &str| {
+        let path = format!(
+            "/query?db=analytics&q={}",
+            q.replace(' ', "%20").replace('(', "%28").replace(')', "%29")
+        );
+        http(proxy, "POST", &path, &[], b"")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query("CREATE DATABASE analytics").status != 200 {
+        assert!(Instant::now() < deadline, "{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(200));
+    }
+    for _ in 0..20 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = query("SELECT sum(hits) FROM pageview").text();
+        if reply.contains(r#""values":[["1970-01-01T00:00:00Z",20]]"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{reply}\n{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(nginx.status()["lines_written"], 20);
+}
