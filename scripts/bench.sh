@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side throughput: the beacon location against nginx's bare `return 204`, in one nginx,
-# one run. Usage: scripts/bench.sh [seconds] [connections]. Prints requests/s of each (three
+# one run. Usage: [SINK=<analytics_sink address>] scripts/bench.sh [seconds] [connections]; the
+# default sink is a file. Prints requests/s of each (three
 # alternating rounds) and the ratio of the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path $dir/body;
-    analytics_sink file:$dir/analytics.lp;
+    analytics_sink ${SINK:-file:$dir/analytics.lp};
     server {
         listen 127.0.0.1:$port;
         location = /ping { analytics_beacon; analytics_domains example.com; }
@@ -59,7 +60,7 @@ for round in 1 2 3; do
     beacons+=("$(run ping beacon)")
     echo "round $round: return 204 ${empties[-1]% *} req/s (${empties[-1]#* } us CPU/req), analytics_beacon ${beacons[-1]% *} req/s (${beacons[-1]#* } us CPU/req)"
 done
-lines=$(wc -l < "$dir/analytics.lp")
+lines=$(cat "$dir/analytics.lp" 2>/dev/null | wc -l)
 python3 - "${empties[@]}" "${beacons[@]}" <<PY
 import statistics, sys
 runs = [tuple(map(float, x.split())) for x in sys.argv[1:]]
@@ -70,4 +71,4 @@ print(f"median return 204:       {rps_e:10.0f} requests/s  {cpu_e:6.2f} us of wo
 print(f"median analytics_beacon: {rps_b:10.0f} requests/s  {cpu_b:6.2f} us of worker CPU per request")
 print(f"throughput ratio: {rps_b / rps_e:.3f}   CPU-cost ratio (return 204 / beacon): {cpu_e / cpu_b:.3f}")
 PY
-echo "lines written by the beacon runs: $lines"
+echo "lines in the file sink: $lines"
