@@ -177,15 +177,7 @@ impl WorkerSink {
             return;
         }
         let lines = self.pending.line_count() as u64;
-        self.shared.add(Counter::DroppedAtExit, lines);
-        ngx_log_error!(
-            NGX_LOG_ERR,
-            self.log,
-            "analytics: {} lines for {} dropped: {}",
-            lines,
-            self.address,
-            reason
-        );
+        drop_at_exit(self.shared, self.log, lines, &self.address, reason);
         let len = self.pending.len();
         self.pending.consume(len);
     }
@@ -206,6 +198,20 @@ impl WorkerSink {
             self.last_retry_report = now;
         }
     }
+}
+
+/// Counts lines that a worker could not deliver before exiting, and says so in the error log (in
+/// the form the tests and operators read: "analytics: N lines for <sink> dropped: <reason>").
+pub fn drop_at_exit(shared: &SharedState, log: *mut ngx_log_t, lines: u64, address: &str, reason: &str) {
+    shared.add(Counter::DroppedAtExit, lines);
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        log,
+        "analytics: {} lines for {} dropped: {}",
+        lines,
+        address,
+        reason
+    );
 }
 
 /// Drops of one kind, logged at most once a second with the count since the last line.

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::influxdb::InfluxDb;
+use common::load::Load;
 use common::*;
 
 const BEACON: &str = r#"{"page":"/over-http","domain":"example.com","platform":"Linux x86_64","load_ms":12}"#;
@@ -23,62 +22,6 @@ fn http_nginx(sink: &str) -> Nginx {
         location = /status {{ analytics_status; }}
     }}"#
     ))
-}
-
-/// Sends beacons from `threads` clients until stopped; counts the 204 answers.
-struct Load {
-    stop: Arc<AtomicBool>,
-    answered: Arc<AtomicUsize>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, threads: usize, body: &'static str) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicUsize::new(0));
-        let threads = (0..threads)
-            .map(|_| {
-                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
-                thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match try_http(port, "POST", "/ping", &[], body.as_bytes()) {
-                            Ok(r) if r.status == 204 => {
-                                answered.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => panic!("unexpected answer {}: {}", r.status, r.text()),
-                            Err(_) => thread::sleep(Duration::from_millis(5)),
-                        }
-                        thread::sleep(Duration::from_millis(1));
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            answered,
-            threads,
-        }
-    }
-
-    fn answered(&self) -> usize {
-        self.answered.load(Ordering::Relaxed)
-    }
-
-    fn wait_for(&self, at_least: usize) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.answered() < at_least {
-            assert!(Instant::now() < deadline, "load stalled at {}", self.answered());
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        self.answered.load(Ordering::Relaxed)
-    }
 }
 
 const SUM: &str = "SELECT sum(hits) FROM pageview";
@@ -124,7 +67,7 @@ fn an_outage_loses_nothing() {
         "{} buffer=32m flush=100ms timeout=1s",
         influx.write_url()
     ));
-    let load = Load::start(nginx.port, 4, BEACON);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::from_millis(1));
     load.wait_for(200);
     influx.stop();
     let during = load.answered();
@@ -164,18 +107,7 @@ fn a_small_buffer_through_a_long_outage_counts_every_drop() {
     assert!(full > 0, "{status}");
     nginx.stop_with("QUIT");
     let log = nginx.error_log();
-    let counted: u64 = log
-        .lines()
-        .filter(|l| l.contains(" dropped: "))
-        .filter_map(|l| {
-            l.split("analytics: ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let counted = dropped_in_log(&log, " dropped: ");
     assert_eq!(counted, sent, "answered = stored (0) + counted drops\n{log}");
 }
 
@@ -221,7 +153,7 @@ fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
 fn reload_and_quit_under_load_lose_nothing() {
     let influx = InfluxDb::start("analytics");
     let mut nginx = http_nginx(&influx.write_url());
-    let load = Load::start(nginx.port, 4, BEACON);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::from_millis(1));
     load.wait_for(300);
     nginx.signal("HUP");
     load.wait_for(load.answered() + 300);

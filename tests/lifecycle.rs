@@ -2,74 +2,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use common::load::Load;
 use common::*;
 
 const BEACON: &str = r#"{"page":"/live","domain":"example.com","platform":"Linux x86_64"}"#;
-
-/// Sends beacons from `threads` clients until stopped; counts the 204 answers.
-struct Load {
-    stop: Arc<AtomicBool>,
-    answered: Arc<AtomicUsize>,
-    threads: Vec<thread::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, threads: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicUsize::new(0));
-        let threads = (0..threads)
-            .map(|_| {
-                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
-                thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        match try_http(port, "POST", "/ping", &[], BEACON.as_bytes()) {
-                            Ok(r) if r.status == 204 => {
-                                answered.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => panic!("unexpected answer {}: {}", r.status, r.text()),
-                            // Refused or reset while nginx shuts down: not answered, not counted.
-                            Err(_) => thread::sleep(Duration::from_millis(5)),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            answered,
-            threads,
-        }
-    }
-
-    fn answered(&self) -> usize {
-        self.answered.load(Ordering::Relaxed)
-    }
-
-    fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().unwrap();
-        }
-        self.answered.load(Ordering::Relaxed)
-    }
-}
-
-fn wait_for_answers(load: &Load, at_least: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while load.answered() < at_least {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "load stalled at {}",
-            load.answered()
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
 
 fn file_nginx() -> Nginx {
     // The default flush interval (1 s): lines wait in the workers when the signal arrives.
@@ -87,12 +26,12 @@ fn file_nginx() -> Nginx {
 fn reload_under_load_loses_nothing() {
     let udp = UdpCollector::start();
     let nginx = udp_nginx(&udp);
-    let load = Load::start(nginx.port, 4);
-    wait_for_answers(&load, 300);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
+    load.wait_for(300);
     nginx.signal("HUP");
-    wait_for_answers(&load, load.answered() + 300);
+    load.wait_for(load.answered() + 300);
     nginx.signal("HUP");
-    wait_for_answers(&load, load.answered() + 300);
+    load.wait_for(load.answered() + 300);
     let answered = load.finish();
     let lines = udp.wait_for_lines(answered, Duration::from_secs(15));
     assert_eq!(
@@ -119,8 +58,8 @@ fn udp_nginx(udp: &UdpCollector) -> Nginx {
 #[test]
 fn quit_under_load_loses_nothing_with_the_file_sink() {
     let mut nginx = file_nginx();
-    let load = Load::start(nginx.port, 4);
-    wait_for_answers(&load, 500);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
+    load.wait_for(500);
     nginx.stop_with("QUIT");
     let answered = load.finish();
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), answered, Duration::from_secs(5));
@@ -132,8 +71,8 @@ fn quit_under_load_loses_nothing_with_the_file_sink() {
 fn quit_under_load_loses_nothing_with_the_udp_sink() {
     let udp = UdpCollector::start();
     let mut nginx = udp_nginx(&udp);
-    let load = Load::start(nginx.port, 4);
-    wait_for_answers(&load, 500);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
+    load.wait_for(500);
     nginx.stop_with("QUIT");
     let answered = load.finish();
     let lines = udp.wait_for_lines(answered, Duration::from_secs(5));
@@ -143,8 +82,8 @@ fn quit_under_load_loses_nothing_with_the_udp_sink() {
 #[test]
 fn fast_stop_still_delivers_what_was_answered() {
     let mut nginx = file_nginx();
-    let load = Load::start(nginx.port, 4);
-    wait_for_answers(&load, 500);
+    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
+    load.wait_for(500);
     nginx.stop_with("TERM");
     let answered = load.finish();
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), answered, Duration::from_secs(5));
@@ -154,11 +93,11 @@ fn fast_stop_still_delivers_what_was_answered() {
 #[test]
 fn reopen_moves_later_lines_to_the_new_file() {
     let nginx = file_nginx();
-    let load = Load::start(nginx.port, 2);
-    wait_for_answers(&load, 200);
+    let load = Load::start(nginx.port, 2, BEACON, Duration::ZERO);
+    load.wait_for(200);
     std::fs::rename(nginx.path("analytics.lp"), nginx.path("analytics.lp.1")).unwrap();
     nginx.signal("USR1");
-    wait_for_answers(&load, load.answered() + 200);
+    load.wait_for(load.answered() + 200);
     let answered = load.finish();
     thread::sleep(Duration::from_millis(1500));
     let old = wait_for_file_lines(&nginx.path("analytics.lp.1"), 0, Duration::ZERO).len();

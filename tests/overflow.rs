@@ -7,27 +7,12 @@ use common::*;
 
 const BEACON: &str = r#"{"page":"/full","domain":"example.com","platform":"Linux x86_64"}"#;
 
-/// Sums N over the error-log lines "analytics: N lines for <sink> dropped: <reason>".
-fn dropped_in_log(log: &str, reason: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains(reason))
-        .filter_map(|l| {
-            l.split("analytics: ")
-                .nth(1)?
-                .split(' ')
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
 #[test]
 fn a_refusing_sink_loses_nothing_uncounted() {
     // Writing to /dev/full fails with ENOSPC: the sink keeps retrying and never delivers.
     let mut nginx = Nginx::start(
         r#"
-    analytics_sink file:/dev/full buffer=4k flush=50ms;
+    analytics_sink file:/dev/full buffer=4k flush=50ms exit_timeout=2s;
     server {
         listen 127.0.0.1:{port};
         location = /ping { analytics_beacon; analytics_domains example.com; }

@@ -397,15 +397,7 @@ impl HttpSink {
         let lines: u64 = self.queue.iter().map(|b| count_lines(b)).sum();
         self.queue.clear();
         if lines > 0 {
-            self.shared.add(Counter::DroppedAtExit, lines);
-            ngx_log_error!(
-                NGX_LOG_ERR,
-                self.log,
-                "analytics: {} lines for {} dropped: {}",
-                lines,
-                self.address,
-                reason
-            );
+            crate::worker_sink::drop_at_exit(self.shared, self.log, lines, &self.address, reason);
         }
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod influxdb;
+pub mod load;
 pub mod victoria;
 
 use std::io::{Read, Write};
@@ -492,4 +493,20 @@ pub fn parse_line(line: &str) -> ParsedLine {
             .collect(),
         timestamp: parsed.timestamp.expect("a timestamp"),
     }
+}
+
+/// Sums N over the error-log lines "analytics: N lines for <sink> dropped: <reason>" that
+/// contain `reason`.
+pub fn dropped_in_log(log: &str, reason: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains(reason))
+        .filter_map(|l| {
+            l.split("analytics: ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }
