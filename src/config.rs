@@ -354,6 +354,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
     let mut headers = Vec::new();
     let mut batch_lines = DEFAULT_BATCH_LINES;
     let mut timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
+    let mut gzip = false;
     for arg in &args[1..] {
         let arg = text(arg)?;
         let (key, value) = arg
@@ -370,10 +371,17 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
                     .filter(|&ms| (1..=60_000).contains(&ms))
                     .ok_or_else(|| format!("invalid \"flush={value}\": use a time from 1ms to 60s"))?
             }
-            "header" | "batch" | "timeout" if !is_http => {
+            "header" | "batch" | "timeout" | "gzip" if !is_http => {
                 return Err(format!("\"{key}=\" is for http:// sinks"));
             }
             "header" => headers.push(parse_header(value)?),
+            "gzip" => {
+                gzip = match value {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(format!("invalid \"gzip={value}\": use on or off")),
+                }
+            }
             "batch" => {
                 batch_lines = value
                     .parse()
@@ -422,6 +430,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
                 timeout_ms,
                 exit_timeout_ms: sink.exit_timeout_ms,
                 batch_lines,
+                gzip,
             });
         }
         SinkAddress::File { path } => {

@@ -60,6 +60,27 @@ fn answered_beacons_become_points_with_their_tags_and_fields() {
 }
 
 #[test]
+fn gzip_bodies_are_accepted_and_a_too_large_batch_is_split() {
+    // This InfluxDB refuses bodies over 4 KiB with 413: 100 lines (about 12 KiB) must be split,
+    // and gzip bodies of the same lines must be taken as they are.
+    let influx = InfluxDb::start_limited("analytics", 4096);
+    let nginx = http_nginx(&format!("{} flush=200ms", influx.write_url()));
+    let gzipped = http_nginx(&format!("{} flush=200ms gzip=on", influx.write_url()));
+    for _ in 0..100 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+        assert_eq!(gzipped.beacon(BEACON).status, 204);
+    }
+    assert_eq!(
+        influx.wait_for_scalar(SUM, 200, Duration::from_secs(30)),
+        Some(200),
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(nginx.status()["dropped_refused"], 0);
+    assert_eq!(gzipped.status()["lines_written"], 100);
+}
+
+#[test]
 fn an_outage_loses_nothing() {
     let mut influx = InfluxDb::start("analytics");
     // The buffer holds what arrives during the outage (about 12 s at this load).

@@ -19,7 +19,12 @@ pub struct InfluxDb {
 
 impl InfluxDb {
     pub fn start(database: &str) -> InfluxDb {
-        let influx = Self::start_with(database, None);
+        Self::start_limited(database, 0)
+    }
+
+    /// Refusing request bodies larger than `max_body_size` bytes with `413` (0: no limit).
+    pub fn start_limited(database: &str, max_body_size: usize) -> InfluxDb {
+        let influx = Self::start_with(database, None, max_body_size);
         influx.wait_until_ready();
         influx.query(&format!("CREATE DATABASE \"{database}\""));
         influx
@@ -28,7 +33,7 @@ impl InfluxDb {
     /// With its HTTP API on TLS only (`cert` and `key` are PEM files); it is ready once it accepts
     /// connections, and is queried through a TLS client (the tests use nginx as one).
     pub fn start_tls(database: &str, cert: &std::path::Path, key: &std::path::Path) -> InfluxDb {
-        let influx = Self::start_with(database, Some((cert, key)));
+        let influx = Self::start_with(database, Some((cert, key)), 0);
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", influx.http_port)).is_err() {
             assert!(Instant::now() < deadline, "influxd did not start");
@@ -37,7 +42,11 @@ impl InfluxDb {
         influx
     }
 
-    fn start_with(database: &str, tls: Option<(&std::path::Path, &std::path::Path)>) -> InfluxDb {
+    fn start_with(
+        database: &str,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        max_body_size: usize,
+    ) -> InfluxDb {
         let dir = tempfile::tempdir().unwrap();
         let (http_port, rpc_port, udp_port) = (free_port(), free_port(), free_udp_port());
         let d = dir.path().display();
@@ -64,6 +73,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
+  max-body-size = {max_body_size}
 {https}
 [[udp]]
   enabled = true
