@@ -99,6 +99,11 @@ fn site_with(udp: &UdpCollector, beacon_options: &str) -> Nginx {
     nginx
 }
 
+/// The `page` tag of a line.
+fn page_of(line: &str) -> String {
+    parse_line(line).tag("page").expect("a page tag").to_owned()
+}
+
 fn series_and_fields(line: &str) -> String {
     let (series, fields, _) = split_line(line);
     format!("{series} {fields}")
@@ -190,20 +195,7 @@ fn hash_routes_count_as_pages_when_asked() {
     let browser = browse(&format!("http://127.0.0.1:{}/app.html", nginx.port));
     let lines = udp.wait_for_lines(2, Duration::from_secs(30));
     drop(browser);
-    let pages: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            split_line(l)
-                .0
-                .split(",page=")
-                .nth(1)
-                .unwrap()
-                .split(',')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let pages: Vec<String> = lines.iter().map(|l| page_of(l)).collect();
     assert_eq!(pages, ["/app.html", "/settings"]);
 }
 
@@ -253,20 +245,7 @@ fn nothing_is_sent_for_visitors_who_opt_out_or_for_robots() {
     let lines = udp.wait_for_lines(2, Duration::from_secs(30));
     // The last page is counted: had any skipped page sent a beacon, it would be here before it.
     drop(browser);
-    let pages: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            split_line(l)
-                .0
-                .split(",page=")
-                .nth(1)
-                .unwrap()
-                .split(',')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let pages: Vec<String> = lines.iter().map(|l| page_of(l)).collect();
     assert_eq!(pages, ["/dnt-off.html", "/counted.html"], "{}", nginx.error_log());
 }
 
