@@ -43,15 +43,18 @@
       return options.hash != null && /^#\//.test(loc.hash) ? loc.hash.slice(1) : loc.pathname;
     };
 
+    // Called from timers and history hooks, outside the outer try: it must not throw either.
     var send = function (beacon) {
       if (off) return;
-      beacon.d = loc.hostname;
-      // The query string goes too: the module keeps only the campaign parameters (utm_*).
-      beacon.g = page() + loc.search;
-      beacon = JSON.stringify(beacon);
-      // A string body is sent as text/plain: a "simple" request, so no CORS preflight.
-      (n.sendBeacon && n.sendBeacon(endpoint, beacon)) ||
-        (w.fetch && fetch(endpoint, { method: 'POST', body: beacon, keepalive: 1 }));
+      try {
+        beacon.d = loc.hostname;
+        // The query string goes too: the module keeps only the campaign parameters (utm_*).
+        beacon.g = page() + loc.search;
+        beacon = JSON.stringify(beacon);
+        // A string body is sent as text/plain: a "simple" request, so no CORS preflight.
+        (n.sendBeacon && n.sendBeacon(endpoint, beacon)) ||
+          (w.fetch && fetch(endpoint, { method: 'POST', body: beacon, keepalive: 1 }));
+      } catch (e) {}
     };
 
     var pageView = function (type, loadMs, referrer) {
@@ -77,10 +80,12 @@
     };
     var wrap = function (name, original) {
       original = history[name];
-      history[name] = function () {
-        original.apply(this, arguments);
-        navigated();
-      };
+      // Only where the browser has it: a page may test for pushState before using it.
+      original &&
+        (history[name] = function () {
+          original.apply(this, arguments);
+          navigated();
+        });
     };
     wrap('pushState');
     wrap('replaceState');
