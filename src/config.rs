@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ptr;
 
+use analytics_core::beacon::valid_event_name;
 use analytics_core::http_request::parse_header;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
@@ -143,6 +144,7 @@ pub struct LocationConfig {
     pub beacon: bool,
     pub domains: Option<DomainList>,
     pub query_params: Option<Vec<String>>,
+    pub event_names: Option<Vec<String>>,
     pub strip_trailing_slash: Option<bool>,
     pub respect_dnt: Option<bool>,
     pub filter_bots: Option<bool>,
@@ -198,7 +200,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 16] = [
+pub static mut COMMANDS: [ngx_command_t; 17] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -259,6 +261,12 @@ pub static mut COMMANDS: [ngx_command_t; 16] = [
         ngx_string!("analytics_query_params"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_query_params,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_event_names"),
+        ANY_LEVEL | NGX_CONF_1MORE,
+        set_event_names,
         LOC,
     ),
     directive(
@@ -555,6 +563,39 @@ extern "C" fn set_query_params(
     }
 }
 
+extern "C" fn set_event_names(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    if lcf.event_names.is_some() {
+        return fail(cf, "\"analytics_event_names\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let names: Result<Vec<String>, String> = args
+        .iter()
+        .map(|arg| {
+            text(arg).and_then(|name| {
+                if valid_event_name(name) {
+                    Ok(name.to_owned())
+                } else {
+                    Err(format!("\"{name}\": use 1 to 64 letters, digits or -_.:/"))
+                }
+            })
+        })
+        .collect();
+    match names {
+        Ok(names) => {
+            lcf.event_names = Some(names);
+            NGX_CONF_OK
+        }
+        Err(e) => fail(cf, &format!("\"analytics_event_names\": {e}")),
+    }
+}
+
 extern "C" fn set_trailing_slash(
     cf: *mut ngx_conf_t,
     _cmd: *mut ngx_command_t,
@@ -752,6 +793,9 @@ pub unsafe extern "C" fn merge_loc_conf(
     if conf.query_params.is_none() {
         conf.query_params = prev.query_params.clone();
     }
+    if conf.event_names.is_none() {
+        conf.event_names = prev.event_names.clone();
+    }
     conf.strip_trailing_slash = conf.strip_trailing_slash.or(prev.strip_trailing_slash);
     conf.respect_dnt = conf.respect_dnt.or(prev.respect_dnt);
     conf.filter_bots = conf.filter_bots.or(prev.filter_bots);
@@ -777,11 +821,13 @@ pub unsafe extern "C" fn merge_loc_conf(
     }
     conf.respect_dnt.get_or_insert(true);
     conf.filter_bots.get_or_insert(true);
-    conf.policy = Some(Policy::new(
+    let mut policy = Policy::new(
         conf.domains.clone().unwrap_or_default(),
         conf.query_params.as_deref().unwrap_or_default(),
         conf.strip_trailing_slash.unwrap_or(true),
-    ));
+    );
+    policy.event_names = conf.event_names.clone();
+    conf.policy = Some(policy);
     conf.domains.get_or_insert_with(DomainList::default);
     for (mine, directive) in conf.measurements.iter_mut().zip(&MEASUREMENT_DIRECTIVES) {
         mine.get_or_insert_with(|| Some(Measurement::parse(directive.default).expect("valid default")));

@@ -423,3 +423,33 @@ fn the_counters_add_up_after_a_mixed_load() {
         metrics.text()
     );
 }
+
+#[test]
+fn an_event_allow_list_records_only_its_names() {
+    let udp = UdpCollector::start();
+    let nginx = site(&udp, "analytics_event_names video-play newsletter:signup;");
+    let event = |name: &str| {
+        nginx.beacon(&format!(
+            r#"{{"t":"event","n":"{name}","d":"example.com","g":"/"}}"#
+        ))
+    };
+    assert_eq!(event("video-play").status, 204);
+    let r = event("spam-8c1f2e");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("is not an event name this site records"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(event("newsletter:signup").status, 204);
+    let lines = udp.wait_for_lines(2, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    let names: Vec<String> = udp
+        .lines()
+        .iter()
+        .map(|l| parse_line(l).tag("name").unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{lines:?}");
+    assert!(names.contains(&"video-play".to_owned()) && names.contains(&"newsletter:signup".to_owned()));
+    assert_eq!(nginx.status()["rejected_invalid"], 1);
+}

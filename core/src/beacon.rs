@@ -239,12 +239,7 @@ fn beacon_kind<'a>(kind: Scalar<'a>, name: Scalar<'a>) -> Result<BeaconKind<'a>,
         Some("notfound") => Ok(BeaconKind::NotFound),
         Some("event") => {
             let name = required_string(name, "name")?;
-            let valid = !name.is_empty()
-                && name.len() <= MAX_EVENT_NAME_LEN
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
-            if !valid {
+            if !valid_event_name(&name) {
                 return Err(BeaconError::Invalid {
                     field: "name",
                     reason: "must be 1 to 64 letters, digits or -_.:/",
@@ -257,6 +252,15 @@ fn beacon_kind<'a>(kind: Scalar<'a>, name: Scalar<'a>) -> Result<BeaconKind<'a>,
             reason: "must be \"pageview\", \"notfound\" or \"event\"",
         }),
     }
+}
+
+/// 1 to 64 letters, digits or `-_.:/`: a low-cardinality tag value that needs no escaping.
+pub fn valid_event_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_EVENT_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
 }
 
 fn required_string<'a>(value: Scalar<'a>, field: &'static str) -> Result<Cow<'a, str>, BeaconError> {

@@ -11,6 +11,8 @@ pub struct Policy {
     pub campaign_params: Vec<String>,
     /// `analytics_trailing_slash strip` (the default): `/blog/` is recorded as `/blog`.
     pub strip_trailing_slash: bool,
+    /// `analytics_event_names`: when set, the only event names recorded.
+    pub event_names: Option<Vec<String>>,
 }
 
 impl Policy {
@@ -26,6 +28,7 @@ impl Policy {
             domains,
             campaign_params,
             strip_trailing_slash,
+            event_names: None,
         }
     }
 

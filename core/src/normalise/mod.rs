@@ -54,6 +54,16 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         Cow::Owned(path) => Cow::Owned(page::normalise_path(&path, policy.strip_trailing_slash).into_owned()),
     };
     if let BeaconKind::Event { name } = &beacon.kind {
+        if policy
+            .event_names
+            .as_ref()
+            .is_some_and(|allowed| !allowed.iter().any(|a| a == name))
+        {
+            return Err(BeaconError::Invalid {
+                field: "name",
+                reason: "is not an event name this site records",
+            });
+        }
         return Ok(Outcome::Event { domain, page, name });
     }
     let platform = platform::normalise_platform(beacon.platform.as_deref());
@@ -156,6 +166,19 @@ mod tests {
                 name: "video-play"
             }
         );
+    }
+
+    #[test]
+    fn an_event_allow_list_refuses_other_names() {
+        let mut policy = allowed();
+        policy.event_names = Some(vec!["video-play".to_owned()]);
+        let ok = Beacon::parse(br#"{"t":"event","n":"video-play","d":"example.com","g":"/"}"#).unwrap();
+        assert!(matches!(normalise(&ok, &policy), Ok(Outcome::Event { .. })));
+        let other = Beacon::parse(br#"{"t":"event","n":"spam-1234","d":"example.com","g":"/"}"#).unwrap();
+        assert!(matches!(
+            normalise(&other, &policy),
+            Err(BeaconError::Invalid { field: "name", .. })
+        ));
     }
 
     #[test]
