@@ -50,8 +50,12 @@ pub enum Counter {
     Preflight,
     /// Lines handed to the sink.
     LinesWritten,
-    /// Bytes handed to the sink.
+    /// Bytes of lines handed to the sink.
     BytesWritten,
+    /// Sends the sink (or the write API) accepted: datagrams, writes, 2xx answers.
+    BatchesOk,
+    /// Sends that did not go through: refused, failed or unanswered attempts (each retry counts).
+    BatchesFailed,
     /// Lines dropped because the worker's pending buffer was full.
     DroppedBufferFull,
     /// Lines dropped because the sink refused them for good.
@@ -63,7 +67,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 20] = [
+    pub const ALL: [Counter; 22] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -80,6 +84,8 @@ impl Counter {
         Counter::Preflight,
         Counter::LinesWritten,
         Counter::BytesWritten,
+        Counter::BatchesOk,
+        Counter::BatchesFailed,
         Counter::DroppedBufferFull,
         Counter::DroppedSinkError,
         Counter::DroppedRefused,
@@ -104,6 +110,8 @@ impl Counter {
             Counter::Preflight => "preflight",
             Counter::LinesWritten => "lines_written",
             Counter::BytesWritten => "bytes_written",
+            Counter::BatchesOk => "batches_ok",
+            Counter::BatchesFailed => "batches_failed",
             Counter::DroppedBufferFull => "dropped_buffer_full",
             Counter::DroppedSinkError => "dropped_sink_error",
             Counter::DroppedRefused => "dropped_refused",

@@ -115,14 +115,19 @@ impl WorkerSink {
                     let lines = self.pending.lines_in_front(n) as u64;
                     self.shared.add(Counter::LinesWritten, lines);
                     self.shared.add(Counter::BytesWritten, n as u64);
+                    self.shared.add(Counter::BatchesOk, 1);
                     self.pending.consume(n);
                 }
                 SendOutcome::Taken(n) => self.pending.consume(n),
                 SendOutcome::Retry(reason) => {
+                    self.shared.add(Counter::BatchesFailed, 1);
                     self.report_retry(&reason);
                     return;
                 }
+                // The sink posts the flush event once it can take more.
+                SendOutcome::Busy => return,
                 SendOutcome::Failed(reason) => {
+                    self.shared.add(Counter::BatchesFailed, 1);
                     let lines = self.pending.lines_in_front(len) as u64;
                     self.shared.add(Counter::DroppedSinkError, lines);
                     self.sink_error_drops.add(lines, &reason, self.log, &self.address);
@@ -183,9 +188,6 @@ impl WorkerSink {
     }
 
     fn report_retry(&mut self, reason: &str) {
-        if reason.is_empty() {
-            return; // a sink that is busy delivering is not trouble
-        }
         let now = ngx_time() as i64;
         if now >= self.last_retry_report + 10 {
             ngx_log_error!(

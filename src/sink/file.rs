@@ -14,6 +14,8 @@ use crate::config::MainConfig;
 /// Pending bytes that trigger a write before the flush timer: large enough for few system calls,
 /// small enough that one write never stalls a worker.
 pub const FLUSH_THRESHOLD: usize = 64 * 1024;
+/// Most bytes per write(2).
+pub const MAX_WRITE: usize = 1024 * 1024;
 
 pub struct FileSink {
     file: *mut ngx_open_file_t,

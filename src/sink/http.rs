@@ -128,7 +128,7 @@ impl HttpSink {
     /// Takes a batch of whole lines to deliver, unless one is still on its way.
     pub fn send(&mut self, batch: &[u8]) -> SendOutcome {
         if self.busy() {
-            return SendOutcome::Retry(String::new());
+            return SendOutcome::Busy;
         }
         self.queue.push_back(batch.to_vec());
         self.attempt = 0;
@@ -286,7 +286,14 @@ impl HttpSink {
             self.idle = true;
         }
         let lines = count_lines(self.queue.front().map_or(&[][..], |b| b.as_slice()));
-        match verdict(Some(response.status)) {
+        let verdict = verdict(Some(response.status));
+        let batches = if verdict == Verdict::Delivered {
+            Counter::BatchesOk
+        } else {
+            Counter::BatchesFailed
+        };
+        self.shared.add(batches, 1);
+        match verdict {
             Verdict::Delivered => {
                 self.shared.add(Counter::LinesWritten, lines);
                 self.shared.add(
@@ -376,6 +383,7 @@ impl HttpSink {
     }
 
     fn failed(&mut self, reason: &str) {
+        self.shared.add(Counter::BatchesFailed, 1);
         self.close();
         self.notice(reason);
         self.retry(None);

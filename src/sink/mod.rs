@@ -20,6 +20,8 @@ pub enum SendOutcome {
     Failed(String),
     /// This many bytes were taken by a sink that delivers (and counts) them on its own.
     Taken(usize),
+    /// The sink is still delivering an earlier batch: not trouble, just not now.
+    Busy,
 }
 
 pub enum SinkTarget {
@@ -49,8 +51,9 @@ impl SinkTarget {
     pub fn max_batch(&self) -> (usize, usize) {
         match self {
             SinkTarget::Udp(udp) => (udp.datagram_size(), usize::MAX),
-            // One write takes everything pending (bounded by `buffer=`).
-            SinkTarget::File(_) => (usize::MAX, usize::MAX),
+            // Large writes are cheap, but a write to a regular file blocks the worker for its
+            // length: cap it, so a backlog of `buffer=1g` is written in pieces.
+            SinkTarget::File(_) => (file::MAX_WRITE, usize::MAX),
             SinkTarget::Http(http) => (usize::MAX, http.batch_lines()),
         }
     }
