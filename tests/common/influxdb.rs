@@ -1,7 +1,6 @@
 //! A real InfluxDB 1.x (Debian's `influxd`), started from a private configuration on free loopback
 //! ports, with a UDP listener feeding one database.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -130,17 +129,8 @@ bind-address = "127.0.0.1:{rpc_port}"
 
     /// Writes lines directly (as another client would) and returns the status.
     pub fn write(&self, lines: &str) -> u16 {
-        let mut s = TcpStream::connect(("127.0.0.1", self.http_port)).unwrap();
-        write!(
-            s,
-            "POST /write?db={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{lines}",
-            self.database,
-            lines.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+        let path = format!("/write?db={}", self.database);
+        super::http(self.http_port, "POST", &path, &[], lines.as_bytes()).status
     }
 
     fn wait_until_ready(&self) {
@@ -160,22 +150,8 @@ bind-address = "127.0.0.1:{rpc_port}"
     }
 
     fn get(&self, path_and_query: &str) -> std::io::Result<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.http_port))?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            s,
-            "GET {path_and_query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut raw = String::new();
-        s.read_to_string(&mut raw)?;
-        let status = raw.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = raw
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        // Chunked replies: keep the JSON line only.
-        let body = body.lines().find(|l| l.starts_with('{')).unwrap_or("").to_owned();
-        Ok((status, body))
+        let r = super::try_http(self.http_port, "GET", path_and_query, &[], b"")?;
+        Ok((r.status, r.text()))
     }
 
     /// Runs an InfluxQL query and returns the JSON reply.

@@ -338,15 +338,38 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
     let head = std::str::from_utf8(&raw[..end]).ok()?;
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
+    let chunked = headers.iter().any(|(k, v): &(String, String)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(&raw[end + 4..])?
+    } else {
+        raw[end + 4..].to_vec()
+    };
     Some(Response {
         status,
         headers,
-        body: raw[end + 4..].to_vec(),
+        body,
     })
+}
+
+/// The content of a chunked body (`None` if it is cut short or malformed).
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(line_end + 2..line_end + 2 + size)?);
+        body = body.get(line_end + 2 + size + 2..)?;
+    }
 }
 
 /// A UDP listener that keeps every datagram it receives.

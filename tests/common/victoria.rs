@@ -1,8 +1,6 @@
 //! A real VictoriaMetrics (Debian's `victoria-metrics`) on a free loopback port, for the InfluxDB
 //! 2.x request shape (`/api/v2/write?org=&bucket=`), which InfluxDB 1.6 does not have.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -42,21 +40,8 @@ impl VictoriaMetrics {
     }
 
     fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).ok()?;
-        let status = raw.split(' ').nth(1)?.parse().ok()?;
-        Some((
-            status,
-            raw.split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_owned())
-                .unwrap_or_default(),
-        ))
+        let r = super::try_http(self.port, "GET", path, &[], b"").ok()?;
+        Some((r.status, r.text()))
     }
 
     /// The sum of every stored sample of `metric` (after flushing what was just written).
