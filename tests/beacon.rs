@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::load::post_concurrently;
 use common::*;
 
 const VALID: &str = r#"{"page":"/blog/x?token=secret#top","domain":"WWW.Example.com","referrer":"https://user:pw@news.example.org/a/b?q=1#f","utcoffset":"-60","platform":"Linux x86_64","load_ms":"532","session_pages":3}"#;
@@ -300,16 +301,7 @@ fn identical_beacons_get_distinct_timestamps_across_workers() {
     let udp = UdpCollector::start();
     let nginx = udp_nginx(udp.port, "");
     let port = nginx.port;
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            std::thread::spawn(move || {
-                (0..50)
-                    .filter(|_| http(port, "POST", "/ping", &[], VALID.as_bytes()).status == 204)
-                    .count()
-            })
-        })
-        .collect();
-    let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let answered = post_concurrently(port, 8, 50, VALID);
     assert_eq!(answered, 400);
     let lines = udp.wait_for_lines(400, Duration::from_secs(10));
     assert_eq!(lines.len(), 400);

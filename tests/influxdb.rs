@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::influxdb::InfluxDb;
+use common::load::post_concurrently;
 use common::*;
 
 const BEACON: &str =
@@ -25,16 +26,7 @@ fn a_thousand_identical_concurrent_beacons_become_a_thousand_points() {
         udp = influx.udp_port
     ));
     let port = nginx.port;
-    let threads: Vec<_> = (0..50)
-        .map(|_| {
-            std::thread::spawn(move || {
-                (0..20)
-                    .filter(|_| http(port, "POST", "/ping", &[], BEACON.as_bytes()).status == 204)
-                    .count()
-            })
-        })
-        .collect();
-    let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let answered = post_concurrently(port, 50, 20, BEACON);
     assert_eq!(answered, 1000);
 
     let sum = influx.wait_for_scalar("SELECT sum(hits) FROM pageview", 1000, Duration::from_secs(30));

@@ -55,13 +55,18 @@ fn udp_nginx(udp: &UdpCollector) -> Nginx {
     ))
 }
 
+/// Stops nginx with `signal` while beacons flow; returns how many were answered 204.
+fn answered_while_stopping(nginx: &mut Nginx, signal: &str) -> usize {
+    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
+    load.wait_for(500);
+    nginx.stop_with(signal);
+    load.finish()
+}
+
 #[test]
 fn quit_under_load_loses_nothing_with_the_file_sink() {
     let mut nginx = file_nginx();
-    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
-    load.wait_for(500);
-    nginx.stop_with("QUIT");
-    let answered = load.finish();
+    let answered = answered_while_stopping(&mut nginx, "QUIT");
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), answered, Duration::from_secs(5));
     assert_eq!(lines.len(), answered, "{}", nginx.error_log());
     assert!(nginx.error_log().contains("gracefully shutting down"));
@@ -71,10 +76,7 @@ fn quit_under_load_loses_nothing_with_the_file_sink() {
 fn quit_under_load_loses_nothing_with_the_udp_sink() {
     let udp = UdpCollector::start();
     let mut nginx = udp_nginx(&udp);
-    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
-    load.wait_for(500);
-    nginx.stop_with("QUIT");
-    let answered = load.finish();
+    let answered = answered_while_stopping(&mut nginx, "QUIT");
     let lines = udp.wait_for_lines(answered, Duration::from_secs(5));
     assert_eq!(lines.len(), answered, "{}", nginx.error_log());
 }
@@ -82,10 +84,7 @@ fn quit_under_load_loses_nothing_with_the_udp_sink() {
 #[test]
 fn fast_stop_still_delivers_what_was_answered() {
     let mut nginx = file_nginx();
-    let load = Load::start(nginx.port, 4, BEACON, Duration::ZERO);
-    load.wait_for(500);
-    nginx.stop_with("TERM");
-    let answered = load.finish();
+    let answered = answered_while_stopping(&mut nginx, "TERM");
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), answered, Duration::from_secs(5));
     assert_eq!(lines.len(), answered, "{}", nginx.error_log());
 }

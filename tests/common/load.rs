@@ -7,6 +7,20 @@ use std::time::{Duration, Instant};
 
 use super::try_http;
 
+/// `clients` threads each POST `body` to `/ping` `each` times at once; returns the 204 answers.
+pub fn post_concurrently(port: u16, clients: usize, each: usize, body: &'static str) -> usize {
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            thread::spawn(move || {
+                (0..each)
+                    .filter(|_| super::http(port, "POST", "/ping", &[], body.as_bytes()).status == 204)
+                    .count()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
 pub struct Load {
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicUsize>,
