@@ -10,6 +10,7 @@
 
 pub mod beacon;
 pub mod bots;
+pub mod budget;
 pub mod cors;
 pub mod delivery;
 pub mod domain_list;
