@@ -117,19 +117,24 @@ impl<'a> AdmittedSet<'a> {
         let wanted = slot_value(epoch, fingerprint);
         for slot in self.probe_path(fingerprint) {
             let mut seen = slot.load(Ordering::Acquire);
-            for _ in 0..MAX_SWAP_ATTEMPTS {
-                if seen == wanted {
-                    // Another worker admitted it first: ours was not needed.
+            let mut attempts = 0;
+            while is_free(seen, epoch) {
+                // Never skip a free slot (lookups stop there): give up instead, which only
+                // happens if this one slot keeps changing under extreme contention.
+                attempts += 1;
+                if attempts > MAX_SWAP_ATTEMPTS {
                     self.release(epoch);
-                    return Insertion::Admitted;
-                }
-                if !is_free(seen, epoch) {
-                    break;
+                    return Insertion::Full;
                 }
                 match slot.compare_exchange(seen, wanted, Ordering::AcqRel, Ordering::Acquire) {
                     Ok(_) => return Insertion::Admitted,
                     Err(now_there) => seen = now_there,
                 }
+            }
+            if seen == wanted {
+                // Another worker admitted it first: our reservation was not needed.
+                self.release(epoch);
+                return Insertion::Admitted;
             }
         }
         // No free slot on the whole path: cannot happen while at most half the slots are

@@ -25,6 +25,8 @@ mod fingerprint;
 mod layout;
 mod table;
 mod tag;
+#[cfg(test)]
+mod tests;
 
 pub use apply::{apply_budget, Overflowed};
 pub use config::{Bounds, BudgetConfig};
