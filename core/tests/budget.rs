@@ -69,8 +69,9 @@ impl Collector {
         for (key, value) in &tags {
             self.values.entry(key.clone()).or_default().insert(value.clone());
         }
-        let series_key = line.split(' ').next().unwrap_or_default().to_owned();
-        self.series.insert(series_key);
+        let mut series_key: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        series_key.sort_unstable();
+        self.series.insert(series_key.join(","));
         tags
     }
 
@@ -244,5 +245,44 @@ fn random_referrers_and_campaign_values_never_reach_a_tag_or_the_referrer_field(
     assert!(
         line.contains(r#"referrer="(other)""#) && !line.contains("fresh"),
         "{line}"
+    );
+}
+
+#[test]
+fn past_the_series_budget_lines_collapse_onto_a_few_overflow_series() {
+    // No doorkeeper and roomy per-tag budgets, so that every line brings a new combination.
+    let config = BudgetConfig {
+        admit_after: 1,
+        series: 50,
+        ..Default::default()
+    };
+    let mut collector = Collector::new(config);
+    let mut random = Random(5);
+    for _ in 0..5_000 {
+        let n = random.next();
+        let mut query = String::new();
+        for (bit, param) in ["utm_source", "utm_medium", "utm_campaign"].iter().enumerate() {
+            if n & (1 << bit) != 0 {
+                query.push_str(&format!("&{param}=c{}", n % 97));
+            }
+        }
+        let referrer = if n & 8 != 0 {
+            format!(r#","r":"https://r{}.example.org/""#, n % 89)
+        } else {
+            String::new()
+        };
+        let body = format!(
+            r#"{{"d":"example.com","g":"/p/{}?x=1{query}","p":"Linux x86_64","utcoffset":-60{referrer}}}"#,
+            n % 1_000
+        );
+        collector.record(&body);
+    }
+    // The series budget, plus one platform × one tz × one device × referrer absent or (other)
+    // × each of the three campaign parameters absent or (other).
+    assert!(collector.series.len() <= 50 + 2 * 8, "{}", collector.series.len());
+    assert!(collector.series.len() > 50);
+    assert_eq!(
+        collector.budget().admitted_count(None, BudgetedTag::Series, NOW),
+        50
     );
 }

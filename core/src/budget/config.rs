@@ -33,7 +33,8 @@ pub struct BudgetConfig {
     /// keeps one-shot random values out; 1 turns the doorkeeper off (first come, first served).
     pub admit_after: u8,
     /// Page-view pages per domain: 10,000. Large sites have a few thousand pages that are read
-    /// on a given day; ten domains at this budget stay under InfluxDB's 100,000 values per tag.
+    /// on a given day; up to nine domains at this budget stay under InfluxDB's 100,000 values
+    /// per tag.
     pub page: u32,
     /// Not-found pages per domain: 1,000. Enough to see which broken links matter; probing
     /// scanners produce unbounded junk here.

@@ -89,9 +89,6 @@ impl BudgetLayout {
             )
         };
         let max_words = MAX_TABLE_BYTES / WORD_BYTES;
-        if campaign_params.len() > max_words {
-            return Err(too_big());
-        }
         let doorkeeper_slots = if config.admit_after >= 2 {
             (config.doorkeeper_slots as usize).next_power_of_two()
         } else {
