@@ -38,7 +38,7 @@ impl Overflowed {
 /// What the series fingerprint starts with, so that equal tag sets of different measurements
 /// stay different series.
 #[derive(Clone, Copy)]
-enum Measurement {
+enum SeriesKind {
     PageView = 1,
     NotFound = 2,
     Event = 3,
@@ -48,8 +48,8 @@ enum Measurement {
 /// [`OVERFLOW_VALUE`], then checks the line's whole tag set against the series budget and, if
 /// that is spent, replaces all of its budgeted tags. The hit itself is always kept.
 ///
-/// `domain_index` is the domain's position in the allow-list (`None` for unlisted beacons; for
-/// an allowed beacon it makes every budgeted tag overflow). A referrer whose domain overflows
+/// `domain_index` is the domain's position in the allow-list, `None` for unlisted beacons (given
+/// `None`, an allowed beacon has every budgeted tag overflow). A referrer whose domain overflows
 /// loses its URL too: a field is no tag, but an unbudgeted URL would carry exactly what the
 /// budget keeps out.
 pub fn apply_budget(
@@ -134,8 +134,8 @@ fn admit_series(
     match outcome {
         Outcome::PageView(record) | Outcome::NotFound(record) => {
             let measurement = match outcome {
-                Outcome::NotFound(_) => Measurement::NotFound,
-                _ => Measurement::PageView,
+                Outcome::NotFound(_) => SeriesKind::NotFound,
+                _ => SeriesKind::PageView,
             };
             builder.number(measurement as u64).text(&record.page);
             match &record.referrer {
@@ -154,7 +154,7 @@ fn admit_series(
                 .debug_form(&record.utc_offset);
         }
         Outcome::Event { page, name, .. } => {
-            builder.number(Measurement::Event as u64).text(page).text(name);
+            builder.number(SeriesKind::Event as u64).text(page).text(name);
         }
         Outcome::Unlisted { .. } => return Admission::Admitted,
     }
@@ -191,7 +191,7 @@ mod tests {
     use crate::budget::config::BudgetConfig;
     use crate::budget::table::tests::{small, table};
     use crate::line_protocol::write_page_view;
-    use crate::{normalise, Beacon, DomainList, Measurement as MeasurementName, Policy};
+    use crate::{normalise, Beacon, DomainList, Measurement, Policy};
 
     const NOW: u64 = 1_800_000_000;
 
@@ -252,12 +252,7 @@ mod tests {
             panic!()
         };
         let mut line = Vec::new();
-        write_page_view(
-            &mut line,
-            &MeasurementName::parse("pageview").unwrap(),
-            &record,
-            1,
-        );
+        write_page_view(&mut line, &Measurement::parse("pageview").unwrap(), &record, 1);
         (String::from_utf8(line).unwrap(), overflowed)
     }
 
