@@ -436,6 +436,44 @@ fn an_upstream_down_for_a_minute_under_full_load() {
 }
 
 #[test]
+fn the_faulty_upstream_answers_as_told() {
+    let upstream = FaultyUpstream::start(Behaviour::Accept);
+    let post = |body: &[u8], headers: &[(&str, &str)]| {
+        try_http(upstream.port, "POST", "/write?db=x", headers, body).expect("an answer")
+    };
+    assert_eq!(post(b"m a=1i 1\nm a=2i 2\n", &[]).status, 204);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, b"m a=3i 3\n").unwrap();
+    let gzipped = gzip.finish().unwrap();
+    assert_eq!(post(&gzipped, &[("Content-Encoding", "gzip")]).status, 204);
+    assert_eq!(upstream.lines(), ["m a=1i 1", "m a=2i 2", "m a=3i 3"]);
+
+    upstream.set(Behaviour::Refuse(503));
+    assert_eq!(post(b"m a=4i 4\n", &[]).status, 503);
+    upstream.set(Behaviour::RetryAfterZero);
+    let slow_down = post(b"m a=4i 4\n", &[]);
+    assert_eq!(
+        (slow_down.status, slow_down.header("Retry-After")),
+        (503, Some("0"))
+    );
+    upstream.set(Behaviour::EchoRequest);
+    let echo = post(b"m a=5i 5\n", &[("Authorization", "Token t")]);
+    assert_eq!(echo.status, 400);
+    let echoed = echo.text();
+    assert!(echoed.starts_with("POST /write?db=x HTTP/1.1\r\n"), "{echoed}");
+    assert!(echoed.contains("\r\nAuthorization: Token t\r\n") && echoed.ends_with("\r\n\r\nm a=5i 5\n"));
+
+    upstream.set(Behaviour::Down);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", upstream.port)).is_err());
+    upstream.set(Behaviour::Accept);
+    assert_eq!(post(b"m a=6i 6\n", &[]).status, 204);
+    assert_eq!(upstream.lines().len(), 4, "only accepted lines are kept");
+    assert_eq!(upstream.requests_under(Behaviour::Accept), 3);
+    assert_eq!(upstream.requests_under(Behaviour::Refuse(503)), 1);
+    assert_eq!(upstream.requests().len(), 6);
+}
+
+#[test]
 fn the_log_check_rejects_alerts_crashes_and_panics() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");

@@ -243,7 +243,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             at: Instant::now(),
             behaviour,
         });
-        if !connection.answer(&request, behaviour) {
+        if !connection.answer(&request, behaviour) || request.close {
             return;
         }
     }
@@ -254,6 +254,8 @@ struct Request {
     raw: Vec<u8>,
     /// The body, decompressed if it came gzipped.
     body: Vec<u8>,
+    /// The client asked to close the connection after the answer (`Connection: close`).
+    close: bool,
 }
 
 struct Connection<'a> {
@@ -294,7 +296,8 @@ impl Connection<'_> {
             Some(_) => return None,
             None => raw[head_end..].to_vec(),
         };
-        Some(Request { raw, body })
+        let close = header(&head, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        Some(Request { raw, body, close })
     }
 
     fn read_more(&mut self) -> Option<()> {
