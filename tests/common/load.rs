@@ -73,11 +73,18 @@ impl Load {
     }
 
     /// Stops the clients and returns how many beacons were answered.
-    pub fn finish(self) -> usize {
+    pub fn finish(mut self) -> usize {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
+        for t in std::mem::take(&mut self.threads) {
             t.join().unwrap();
         }
         self.answered.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Load {
+    /// A test that fails before `finish` must not leave its clients running.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }

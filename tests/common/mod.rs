@@ -3,8 +3,11 @@
 //! HTTP/1.1 client; a UDP listener that records what arrives.
 #![allow(dead_code)]
 
+pub mod faulty_upstream;
 pub mod influxdb;
 pub mod load;
+pub mod log_check;
+pub mod process;
 pub mod victoria;
 
 use std::io::{Read, Write};
@@ -100,10 +103,14 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A running nginx. When the test is done with it (`stop_with`, or dropping it), its error logs
+/// are checked: see [`log_check`].
 pub struct Nginx {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// Alarming log lines a test provokes on purpose: a line containing one of these passes.
+    allowed_in_log: Vec<String>,
 }
 
 impl Nginx {
@@ -127,6 +134,7 @@ impl Nginx {
             dir,
             port,
             child: Some(child),
+            allowed_in_log: Vec::new(),
         };
         nginx.wait_until_listening();
         nginx
@@ -155,29 +163,55 @@ impl Nginx {
         self.child.as_ref().expect("running").id()
     }
 
-    pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success());
+    /// The master's children: its worker processes.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        process::children(self.pid())
     }
 
-    /// Sends `signal` and waits for the master to exit.
-    pub fn stop_with(&mut self, signal: &str) {
-        self.signal(signal);
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if child.try_wait().unwrap().is_some() {
-                return;
+    /// The only worker of an nginx started with one (waiting a little for it to appear).
+    pub fn only_worker(&self) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let workers = self.worker_pids();
+            if let [worker] = workers[..] {
+                return worker;
             }
+            assert!(Instant::now() < deadline, "workers: {workers:?}");
             thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("nginx did not exit after SIG{signal}");
+    }
+
+    pub fn signal(&self, signal: &str) {
+        assert!(
+            process::signal(self.pid(), signal),
+            "kill -{signal} {}",
+            self.pid()
+        );
+    }
+
+    /// Sends `signal`, waits for the master to exit, and checks the error logs.
+    pub fn stop_with(&mut self, signal: &str) {
+        self.signal(signal);
+        let child = self.child.take().unwrap();
+        let exited = wait_or_kill(child, Duration::from_secs(30));
+        assert!(exited, "nginx did not exit after SIG{signal}");
+        self.assert_log_clean();
+    }
+
+    /// Lets the log check pass lines containing `text`, for a test that provokes them on purpose.
+    pub fn expect_in_log(&mut self, text: &str) {
+        self.allowed_in_log.push(text.to_owned());
+    }
+
+    /// Fails the test if an error log holds an alarming line (see [`log_check`]).
+    pub fn assert_log_clean(&self) {
+        let alarming = log_check::alarming_lines_in(self.dir.path(), &self.allowed_in_log);
+        assert!(
+            alarming.is_empty(),
+            "nginx logged {} alarming line(s):\n{}",
+            alarming.len(),
+            log_check::summary(&alarming)
+        );
     }
 
     pub fn post(&self, path: &str, body: &[u8]) -> Response {
@@ -193,26 +227,44 @@ impl Nginx {
         assert_eq!(r.status, 200, "{}", r.text());
         serde_json::from_slice(&r.body).unwrap()
     }
+
+    /// The status page, or `None` if nginx does not answer it within `within`.
+    pub fn try_status(&self, within: Duration) -> Option<serde_json::Value> {
+        let r = try_http_within(within, self.port, "GET", "/status", &[], b"").ok()?;
+        serde_json::from_slice(&r.body).ok()
+    }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            process::signal(child.id(), "TERM");
+            wait_or_kill(child, Duration::from_secs(10));
+        }
+        // A second panic while unwinding would abort the whole test binary.
+        if !thread::panicking() {
+            self.assert_log_clean();
         }
     }
+}
+
+/// Waits up to `within` for the nginx master to exit; otherwise kills it and the workers it
+/// leaves behind (a worker stuck in a loop never sees the master's signal). True if it exited.
+fn wait_or_kill(mut master: Child, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = master.try_wait() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let workers = process::children(master.id());
+    let _ = master.kill();
+    let _ = master.wait();
+    for worker in workers {
+        process::signal(worker, "KILL");
+    }
+    false
 }
 
 fn config(dir: &Path, port: u16, http_body: &str, workers: usize) -> String {
@@ -300,8 +352,20 @@ pub fn try_http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Response> {
+    try_http_within(Duration::from_secs(20), port, method, path, headers, body)
+}
+
+/// [`try_http`] that gives up when an answer takes longer than `within` to arrive.
+pub fn try_http_within(
+    within: Duration,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    stream.set_read_timeout(Some(within))?;
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     let chunked = headers
         .iter()
