@@ -368,6 +368,7 @@ proptest! {
     fn noise_never_panics_and_stays_within_the_caps(bytes in prop::collection::vec(any::<u8>(), 0..2000), cuts in prop::collection::vec(any::<usize>(), 0..20)) {
         assert_same_as_whole(Limits::default(), &bytes, &cuts);
         assert_same_as_whole(Limits { max_head: 16, max_body: 16 }, &bytes, &cuts);
+        assert_same_as_whole(Limits { max_head: 5, max_body: 5 }, &bytes, &cuts);
         let mut prefixed = b"HTTP/1.1 200 OK\r\n".to_vec();
         prefixed.extend_from_slice(&bytes);
         assert_same_as_whole(Limits { max_head: 100, max_body: 100 }, &prefixed, &cuts);

@@ -441,7 +441,11 @@ impl ResponseReader {
                 Some(at) => split_at_most(input, at.saturating_add(1)),
                 None => (*input, &[][..]),
             };
-            if matches!(self.state, State::Head) {
+            // Errors come in the order of the bytes that cause them, so that they do not depend
+            // on how the bytes were cut: the allowance can run out before the 9th byte.
+            let past_allowance = self.line.len().saturating_add(self.allowance);
+            let prefix_first = part.len() <= self.allowance || past_allowance >= STATUS_PREFIX_LEN;
+            if matches!(self.state, State::Head) && prefix_first {
                 check_status_prefix(&self.line, part)?;
             }
             if part.len() > self.allowance || !extend_capped(&mut self.line, part, self.limits.max_head) {
@@ -895,6 +899,20 @@ mod tests {
         assert_eq!(reader.feed(b"\x15\x03\x03"), Ok(Progress::NeedMore));
         let error = reader.feed(b"\x00\x02\x02\x50\x00\x00").unwrap_err();
         assert_eq!(error, ResponseError::BadStatusLine("??????P??".into()));
+    }
+
+    #[test]
+    fn a_head_cap_shorter_than_the_status_prefix_wins_however_the_bytes_are_cut() {
+        let limits = Limits {
+            max_head: 3,
+            max_body: 10,
+        };
+        let mut whole = ResponseReader::new(limits);
+        let mut pieces = ResponseReader::new(limits);
+        let too_long = Err(ResponseError::HeadTooLong { limit: 3 });
+        assert_eq!(whole.feed(b"SSH-2.0-OpenSSH"), too_long);
+        assert_eq!(pieces.feed(b"SSH"), Ok(Progress::NeedMore));
+        assert_eq!(pieces.feed(b"-2.0-OpenSSH"), too_long);
     }
 
     #[test]
