@@ -1,0 +1,5 @@
+//! The HTTP/1.1 exchange of the HTTP sink with a write API (InfluxDB, VictoriaMetrics, Telegraf):
+//! the request that carries a batch, and the bounded, incremental reader of the answer.
+
+pub mod request;
+pub mod response;
