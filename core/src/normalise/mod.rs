@@ -37,8 +37,8 @@ pub enum Outcome<'a> {
         page: Cow<'a, str>,
         name: &'a str,
     },
-    /// A beacon for a site not on the allow-list: only its (normalised) domain is kept, so abuse
-    /// can be investigated without polluting the real data.
+    /// A beacon for a site not on the allow-list: only its (normalised, scrubbed) domain is kept,
+    /// so abuse can be investigated without polluting the real data.
     Unlisted { domain: String },
 }
 

@@ -6,11 +6,15 @@
 /// channel, and cardinality) where 113 suffice.
 pub const OFFSET_STEP_MINUTES: i32 = 15;
 
-/// `minutes` (from `Date.getTimezoneOffset()`, already range-checked to −840..840) rounded to the
-/// nearest multiple of [`OFFSET_STEP_MINUTES`].
+/// Largest offset from UTC in use, in minutes (UTC−14:00 .. UTC+14:00).
+const MAX_OFFSET_MINUTES: i32 = 840;
+
+/// `minutes` (from `Date.getTimezoneOffset()`; the beacon parser accepts −840..840, and anything
+/// beyond is clamped to that range here too) rounded to the nearest multiple of
+/// [`OFFSET_STEP_MINUTES`].
 pub fn quantise_offset(minutes: i32) -> i32 {
-    let half = OFFSET_STEP_MINUTES / 2;
-    minutes.saturating_add(half).div_euclid(OFFSET_STEP_MINUTES) * OFFSET_STEP_MINUTES
+    let minutes = minutes.clamp(-MAX_OFFSET_MINUTES, MAX_OFFSET_MINUTES);
+    (minutes + OFFSET_STEP_MINUTES / 2).div_euclid(OFFSET_STEP_MINUTES) * OFFSET_STEP_MINUTES
 }
 
 #[cfg(test)]
@@ -33,6 +37,8 @@ mod tests {
             (840, 840),
             (-840, -840),
             (839, 840),
+            (i32::MIN, -840),
+            (i32::MAX, 840),
         ] {
             assert_eq!(quantise_offset(raw), quantised, "{raw}");
         }
