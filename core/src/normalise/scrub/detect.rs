@@ -159,9 +159,9 @@ pub fn contains_hex_token(text: &str) -> bool {
 /// - the word has at least [`MIN_TOKEN_LEN`] characters and at least [`MIN_ODD_PERCENT`] % of the
 ///   neighbouring pairs inside its pieces (of 3 or more) are "odd": a lower-case letter followed
 ///   by an upper-case one, a letter next to a digit, or two consonants that rarely meet in words
-///   ([`common_consonant_pair`]). Random base64, base62, base36 and base32 text has 40–80 % odd
-///   pairs (a 16-character token falls under 25 % in 0.1–1.5 % of cases, a 22-character one in
-///   0.02–1 %); words, slugs and CamelCase titles mostly stay under 20 %: none of 620,000 English,
+///   (`COMMON_CONSONANT_PAIRS`). Random base64, base62, base36 and base32 text has 40–80 % odd
+///   pairs (a 16-character token falls under 25 % in 0.1–1.6 % of cases, a 20-character one in
+///   0.02–0.8 %); words, slugs and CamelCase titles mostly stay under 20 %: none of 620,000 English,
 ///   German, French and Spanish dictionary words is taken for a token, nor are 99.99 % of 200,000
 ///   random concatenations of two to five of them (joined, hyphenated or CamelCase). Names glued
 ///   to several numbers without separators (`iphone15promax256gb`) can be: sites hyphenate.
