@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: builds the module with its vendored nginx, serves the browser script and a demo page on
-# http://127.0.0.1:$PORT/ (default 8080), and prints every line of line protocol that arrives.
+# http://localhost:$PORT/ (default 8080), and prints every line of line protocol that arrives.
 # Open the page in a browser; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/" && break
 
 cat <<INFO
 
-  Demo page:   http://127.0.0.1:$port/         (open it in a browser; every page view prints below)
+  Demo page:   http://localhost:$port/         (open it in a browser; every page view prints below)
   Status:      http://127.0.0.1:$port/analytics_status
   Lines file:  $dir/analytics.lp
   A beacon by hand:

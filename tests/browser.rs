@@ -90,7 +90,7 @@ fn site_with(udp: &UdpCollector, beacon_options: &str) -> Nginx {
         root {{dir}}/www;
         location = /a.js {{ analytics_agent; }}
         # Headless Chromium says so in its User-Agent: the script tests let it count.
-        location = /ping {{ analytics_beacon; analytics_domains 127.0.0.1; {beacon_options} }}
+        location = /ping {{ analytics_beacon; analytics_domains localhost; {beacon_options} }}
         location = /status {{ analytics_status; }}
     }}"#,
         udp = udp.port,
@@ -134,7 +134,7 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     // Another origin links to the site, so the first page has an external referrer.
     std::fs::write(
         www.join("start.html"),
-        format!(r#"<script>location.href = "http://127.0.0.1:{port}/a.html?token=secret&utm_source=partner#top";</script>"#),
+        format!(r#"<script>location.href = "http://localhost:{port}/a.html?token=secret&utm_source=partner#top";</script>"#),
     )
     .unwrap();
     page(&www, "a.html", "", "data-local", "location.href = '/b.html';");
@@ -147,19 +147,20 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
          analytics.event('video-play'); setTimeout(function () { location.href = '/missing.html'; }, 300);",
     );
     page(&www, "missing.html", "", "data-local data-notfound", "");
-    let browser = browse(&format!("http://localhost:{port}/start.html"));
+    // Chromium resolves every `*.localhost` name to the loopback address itself.
+    let browser = browse(&format!("http://start.localhost:{port}/start.html"));
     let lines = udp.wait_for_lines(5, Duration::from_secs(30));
     drop(browser);
     let got: Vec<String> = lines.iter().map(|l| generic(l)).collect();
     assert_eq!(
         got,
         [
-            "pageview,device=desktop,domain=127.0.0.1,page=/a.html,platform=*,referrer_domain=localhost,tz=*,\
-             utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://localhost/\"",
-            "pageview,device=desktop,domain=127.0.0.1,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
-            "pageview,device=desktop,domain=127.0.0.1,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
-            "event,domain=127.0.0.1,name=video-play,page=/b/route hits=1i",
-            "notfound,device=desktop,domain=127.0.0.1,page=/missing.html,platform=*,tz=* \
+            "pageview,device=desktop,domain=localhost,page=/a.html,platform=*,referrer_domain=start.localhost,tz=*,\
+             utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://start.localhost/\"",
+            "pageview,device=desktop,domain=localhost,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,device=desktop,domain=localhost,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
+            "event,domain=localhost,name=video-play,page=/b/route hits=1i",
+            "notfound,device=desktop,domain=localhost,page=/missing.html,platform=*,tz=* \
              hits=1i,load_ms=*,session_pages=4i",
         ],
         "{}",
@@ -167,7 +168,7 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     );
     // The values hidden above are real measurements of this browser.
     let first = series_and_fields(&lines[0]);
-    assert!(first.contains(",platform=Linux\\ x86_64,"), "{first}");
+    assert!(first.contains(",platform=Linux,"), "{first}");
     let load_ms: u64 = first
         .split("load_ms=")
         .nth(1)
@@ -192,7 +193,7 @@ fn hash_routes_count_as_pages_when_asked() {
         "data-local data-hash",
         "location.hash = '#/settings';",
     );
-    let browser = browse(&format!("http://127.0.0.1:{}/app.html", nginx.port));
+    let browser = browse(&format!("http://localhost:{}/app.html", nginx.port));
     let lines = udp.wait_for_lines(2, Duration::from_secs(30));
     drop(browser);
     let pages: Vec<String> = lines.iter().map(|l| page_of(l)).collect();
@@ -241,7 +242,7 @@ fn nothing_is_sent_for_visitors_who_opt_out_or_for_robots() {
         "data-local data-dnt-off",
         "location.href = '/dnt.html';",
     );
-    let browser = browse(&format!("http://127.0.0.1:{}/dnt-off.html", nginx.port));
+    let browser = browse(&format!("http://localhost:{}/dnt-off.html", nginx.port));
     let lines = udp.wait_for_lines(2, Duration::from_secs(30));
     // The last page is counted: had any skipped page sent a beacon, it would be here before it.
     drop(browser);
@@ -254,7 +255,7 @@ fn a_headless_browser_is_taken_for_a_robot_by_default() {
     let udp = UdpCollector::start();
     let nginx = site_with(&udp, "");
     page(&nginx.path("www"), "seen.html", "", "data-local", "");
-    let browser = browse(&format!("http://127.0.0.1:{}/seen.html", nginx.port));
+    let browser = browse(&format!("http://localhost:{}/seen.html", nginx.port));
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while nginx.status()["rejected_bot"] != 1 {
         assert!(

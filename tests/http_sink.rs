@@ -51,7 +51,7 @@ fn answered_beacons_become_points_with_their_tags_and_fields() {
     let value = |name: &str| row[columns.iter().position(|c| *c == name).unwrap()].clone();
     assert_eq!(value("domain"), "example.com");
     assert_eq!(value("page"), "/over-http");
-    assert_eq!(value("platform"), "Linux x86_64");
+    assert_eq!(value("platform"), "Linux");
     assert_eq!(value("device"), "desktop");
     assert_eq!(value("load_ms"), 12);
     let status = nginx.status();

@@ -453,3 +453,421 @@ fn an_event_allow_list_records_only_its_names() {
     assert!(names.contains(&"video-play".to_owned()) && names.contains(&"newsletter:signup".to_owned()));
     assert_eq!(nginx.status()["rejected_invalid"], 1);
 }
+
+/// Identifiers of every class the module scrubs, as a hostile or careless page would carry them.
+const NEEDLES: &[&str] = &[
+    "bob@example.com",
+    "Alice.Smith+news@mail.example.org",
+    "+49-151-2345678",
+    "(555) 123-4567",
+    "+4915123456789",
+    "123456789012",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "dGhpcyBpcyBhIHNlY3JldCB0b2tlbg",
+    "FMfcgzGwHLfxkjhSjtDqLKBhZrFGpQhX",
+    "192.168.13.37",
+    "2001:db8::1",
+];
+
+/// Characters nobody sees: separators, bidi controls, zero-width characters, a soft hyphen, a BOM,
+/// controls.
+const INVISIBLE: &[char] = &[
+    '\u{2028}',
+    '\u{2029}',
+    '\u{202A}',
+    '\u{202B}',
+    '\u{202C}',
+    '\u{202D}',
+    '\u{202E}',
+    '\u{2066}',
+    '\u{2067}',
+    '\u{2068}',
+    '\u{2069}',
+    '\u{200E}',
+    '\u{200F}',
+    '\u{061C}',
+    '\u{200B}',
+    '\u{200C}',
+    '\u{200D}',
+    '\u{2060}',
+    '\u{FEFF}',
+    '\u{AD}',
+    '\u{180E}',
+    '\u{E0041}',
+    '\u{1}',
+    '\u{1b}',
+    '\u{7f}',
+    '\u{85}',
+    '\u{9b}',
+];
+
+/// Percent-encodes every byte that is not a letter or digit (`all`: every byte).
+fn percent_encode(text: &str, all: bool, upper: bool) -> String {
+    text.bytes()
+        .map(|b| match (b.is_ascii_alphanumeric() && !all, upper) {
+            (true, _) => char::from(b).to_string(),
+            (false, true) => format!("%{b:02X}"),
+            (false, false) => format!("%{b:02x}"),
+        })
+        .collect()
+}
+
+/// The ways a needle is written into a URL: as it is, encoded (upper- and lower-case hex), every
+/// byte encoded, encoded twice.
+fn spellings(needle: &str) -> [String; 5] {
+    let once = percent_encode(needle, false, true);
+    [
+        needle.to_owned(),
+        once.clone(),
+        percent_encode(needle, false, false),
+        percent_encode(needle, true, false),
+        once.replace('%', "%25"),
+    ]
+}
+
+/// A query-string value: `spelling` form-encoded, as a browser would put it in a link.
+fn query_value(spelling: &str) -> String {
+    spelling
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The forms of the sink's bytes a reader could find a needle in: as received, lower-cased, and
+/// percent-decoded (up to three times, each lower-cased too).
+fn readable_forms(raw: &[u8]) -> Vec<String> {
+    let mut forms = vec![String::from_utf8_lossy(raw).into_owned()];
+    let mut bytes = raw.to_vec();
+    for _ in 0..3 {
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) if bytes[i] == b'%' => {
+                    decoded.push(b);
+                    i += 3;
+                }
+                _ => {
+                    decoded.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        bytes = decoded;
+        forms.push(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let lower: Vec<String> = forms.iter().map(|f| f.to_lowercase()).collect();
+    forms.extend(lower);
+    forms
+}
+
+/// Fails when nginx logged a message of level `alert`, `crit` or `emerg`, or a worker died.
+fn assert_no_alerts(nginx: &Nginx) {
+    let log = nginx.error_log();
+    for bad in ["[alert]", "[crit]", "[emerg]", "exited on signal"] {
+        assert!(!log.contains(bad), "{bad} in the error log:\n{log}");
+    }
+}
+
+fn scrubbing_site(udp: &UdpCollector) -> Nginx {
+    Nginx::start(&format!(
+        r#"
+    analytics_sink udp://127.0.0.1:{udp} flush=20ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        analytics_domains example.com www.example.com;
+        analytics_query_params utm_term ref;
+        analytics_filter_bots off;
+        location = /ping {{ analytics_beacon; }}
+        location = /p.gif {{ analytics_pixel; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+        udp = udp.port
+    ))
+}
+
+#[test]
+fn identifiers_in_every_url_field_never_reach_the_sink() {
+    let udp = UdpCollector::start();
+    let nginx = scrubbing_site(&udp);
+    let mut recorded = 0;
+    let beacon = |body: serde_json::Value, status: u16| {
+        let r = nginx.beacon(&body.to_string());
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+    };
+    for needle in NEEDLES {
+        for s in spellings(needle) {
+            let q = query_value(&s);
+            let campaign = format!("utm_source={q}&utm_medium={q}&utm_campaign={q}&utm_term={q}&ref={q}");
+            let page = format!("/user/{s}/settings?{campaign}");
+            let referrer = format!("https://other.org/{s}/more");
+            beacon(
+                serde_json::json!({"d": "example.com", "g": page, "r": referrer}),
+                204,
+            );
+            let deep_referrer = format!("https://mail.other.org/u/0/{s}/inbox");
+            beacon(
+                serde_json::json!({"d": "example.com", "g": format!("/{s}"), "r": deep_referrer, "t": "notfound"}),
+                204,
+            );
+            beacon(
+                serde_json::json!({"d": "example.com", "g": format!("/v/{s};jsessionid={s}"), "t": "event", "n": "play"}),
+                204,
+            );
+            // The pixel: the page is the image request's Referer.
+            let referer = format!("https://www.example.com/acct/{s}?{campaign}");
+            let r = http(nginx.port, "GET", "/p.gif", &[("Referer", referer.as_str())], b"");
+            assert_eq!(r.status, 200, "{referer}");
+            recorded += 4;
+        }
+        // A host name holding an identifier, for a site not on the allow-list.
+        if needle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            beacon(
+                serde_json::json!({"d": format!("{needle}.evil.org"), "g": "/"}),
+                403,
+            );
+            recorded += 1;
+        }
+    }
+    // IP addresses as the site, and as the referring site, in every spelling a URL parser reads.
+    for ip in [
+        "192.168.13.37",
+        "3232238885",
+        "0xC0A80D25",
+        "0300.0250.015.045",
+        "192.168.13.37:8080",
+    ] {
+        beacon(serde_json::json!({"d": ip, "g": "/"}), 400);
+    }
+    for referrer in [
+        "https://192.168.13.37/x",
+        "http://3232238885/",
+        "http://0xC0A80D25/",
+        "http://0300.0250.015.045/",
+        "https://[2001:db8::1]/x",
+    ] {
+        beacon(
+            serde_json::json!({"d": "example.com", "g": "/from-an-address", "r": referrer}),
+            204,
+        );
+        recorded += 1;
+    }
+    let lines = udp.wait_for_lines(recorded, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(200));
+    let datagrams = udp.datagrams();
+    assert_eq!(udp.lines().len(), recorded, "{lines:#?}");
+    for datagram in &datagrams {
+        let forms = readable_forms(datagram);
+        for needle in NEEDLES
+            .iter()
+            .chain(["3232238885", "0xc0a80d25", "0300.0250"].iter())
+        {
+            for form in &forms {
+                assert!(
+                    !form.contains(needle) && !form.contains(&needle.to_lowercase()),
+                    "{needle:?} reached the sink: {}",
+                    String::from_utf8_lossy(datagram)
+                );
+            }
+        }
+    }
+    assert_clean_lines(&lines);
+    let parsed: Vec<ParsedLine> = lines.iter().map(|l| parse_line(l)).collect();
+    // What is left is the shape of the page, with placeholders where the identifiers were.
+    let pages: std::collections::BTreeSet<&str> = parsed.iter().filter_map(|l| l.tag("page")).collect();
+    assert!(
+        pages.contains("/user/:email/settings") && pages.contains("/user/:phone/settings"),
+        "{pages:?}"
+    );
+    assert!(
+        pages.contains("/acct/:id") && pages.contains("/v/:uuid") && pages.contains("/:ip"),
+        "{pages:?}"
+    );
+    assert!(
+        parsed
+            .iter()
+            .all(|l| l.tag("page") != Some("/from-an-address") || l.tag("referrer_domain").is_none()),
+        "a referrer from an IP address was kept: {lines:#?}"
+    );
+    assert_no_alerts(&nginx);
+}
+
+/// Every line parses, and no tag or field holds an invisible character (by Unicode's tables).
+fn assert_clean_lines(lines: &[String]) {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    for line in lines {
+        parse_line(line);
+        let invisible = line.chars().find(|c| {
+            matches!(
+                c.general_category(),
+                GeneralCategory::Control
+                    | GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            )
+        });
+        assert_eq!(invisible, None, "{line:?}");
+    }
+}
+
+#[test]
+fn invisible_characters_never_reach_the_sink() {
+    let udp = UdpCollector::start();
+    let nginx = scrubbing_site(&udp);
+    let mut recorded = 0;
+    for &c in INVISIBLE {
+        let hidden = |word: &str| -> String {
+            let mut chars: Vec<char> = word.chars().collect();
+            chars.insert(chars.len() / 2, c);
+            chars.into_iter().collect()
+        };
+        let encoded = percent_encode(&c.to_string(), true, true);
+        let bodies = [
+            serde_json::json!({"d": "example.com", "g": hidden("/admin"), "r": format!("https://other.org{}", hidden("/path")),
+                "p": hidden("Win32"), "z": 60}),
+            serde_json::json!({"d": "example.com", "g": format!("/adm{encoded}in?utm_source=news{encoded}letter&ref={}",
+                hidden("friend")), "r": format!("https://other.org/pa{encoded}th")}),
+            serde_json::json!({"d": "example.com", "g": hidden("/gone"), "t": "notfound"}),
+            serde_json::json!({"d": "example.com", "g": hidden("/video"), "t": "event", "n": "play"}),
+        ];
+        for body in bodies {
+            let r = nginx.beacon(&body.to_string());
+            assert_eq!(r.status, 204, "{body}: {}", r.text());
+            recorded += 1;
+        }
+        // Where a field must be plain (domain, event name), the beacon is refused whole.
+        for body in [
+            serde_json::json!({"d": hidden("example.com"), "g": "/"}),
+            serde_json::json!({"d": "example.com", "g": "/", "t": "event", "n": hidden("play")}),
+        ] {
+            assert_eq!(nginx.beacon(&body.to_string()).status, 400, "{body}");
+        }
+    }
+    let lines = udp.wait_for_lines(recorded, Duration::from_secs(20));
+    assert_eq!(lines.len(), recorded);
+    assert_clean_lines(&lines);
+    for datagram in udp.datagrams() {
+        for form in readable_forms(&datagram) {
+            let found = form.chars().find(|c| INVISIBLE.contains(c) && *c != '\n');
+            assert_eq!(found, None, "{:?}", String::from_utf8_lossy(&datagram));
+        }
+    }
+    for line in &lines {
+        let l = parse_line(line);
+        if let Some(page) = l.tag("page") {
+            assert!(["/admin", "/gone", "/video"].contains(&page), "{line}");
+        }
+        if let Some(source) = l.tag("utm_source") {
+            assert_eq!(source, "newsletter", "{line}");
+        }
+        if let Some(referrer) = l.field("referrer") {
+            assert_eq!(referrer, "https://other.org/path", "{line}");
+        }
+    }
+    assert_no_alerts(&nginx);
+}
+
+#[test]
+fn the_platform_tag_is_a_closed_list_and_the_time_zone_a_quarter_hour() {
+    let udp = UdpCollector::start();
+    let nginx = scrubbing_site(&udp);
+    let user_agent = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240505.004) AppleWebKit/537.36 \
+                      (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36";
+    let cases = [
+        ("Win32", "Windows", "desktop"),
+        ("MacIntel", "macOS", "desktop"),
+        ("Linux x86_64", "Linux", "desktop"),
+        ("Linux armv8l", "Android", "mobile"),
+        ("iPhone", "iOS", "mobile"),
+        ("CrOS x86_64", "ChromeOS", "desktop"),
+        ("FreeBSD amd64", "BSD", "desktop"),
+        (user_agent, "other", "mobile"),
+    ];
+    for (i, (raw, _, _)) in cases.iter().enumerate() {
+        let body =
+            serde_json::json!({"d": "example.com", "g": format!("/p{i}"), "p": raw, "z": -67 + i as i64});
+        assert_eq!(nginx.beacon(&body.to_string()).status, 204);
+    }
+    let lines = udp.wait_for_lines(cases.len(), Duration::from_secs(10));
+    assert_eq!(lines.len(), cases.len());
+    for line in &lines {
+        for fragment in [
+            "Mozilla",
+            "Pixel",
+            "AppleWebKit",
+            "Chrome/",
+            "x86",
+            "armv8l",
+            "Win32",
+            "MacIntel",
+        ] {
+            assert!(!line.contains(fragment), "{fragment} in {line}");
+        }
+        let l = parse_line(line);
+        let i: usize = l.tag("page").unwrap()[2..].parse().unwrap();
+        assert_eq!(l.tag("platform"), Some(cases[i].1), "{line}");
+        assert_eq!(l.tag("device"), Some(cases[i].2), "{line}");
+        // -67 .. -60 round to -60 (-67 + 7 = -60); none of the raw minute values shows.
+        assert_eq!(l.tag("tz"), Some("-60"), "{line}");
+    }
+}
+
+#[test]
+fn ordinary_pages_come_through_unchanged() {
+    let udp = UdpCollector::start();
+    let nginx = scrubbing_site(&udp);
+    let pages = [
+        "/",
+        "/about",
+        "/2024/05/hello-world",
+        "/page/2",
+        "/products/shoes-42",
+        "/blog/rust-1.80-released",
+        "/docs/getting-started/installation",
+        "/wiki/List_of_Apollo_11_astronauts",
+        "/news/2024-05-17-launch-day",
+        "/questions/12345/how-to-parse-json",
+    ];
+    for page in pages {
+        let body = serde_json::json!({"d": "example.com", "g": format!("{page}?utm_source=newsletter&utm_campaign=spring-sale-2024"),
+            "r": "https://news.ycombinator.com/item?id=40000000"});
+        assert_eq!(nginx.beacon(&body.to_string()).status, 204);
+    }
+    let lines = udp.wait_for_lines(pages.len(), Duration::from_secs(10));
+    let mut got: Vec<String> = lines
+        .iter()
+        .map(|l| parse_line(l).tag("page").unwrap().to_owned())
+        .collect();
+    got.sort();
+    let mut want: Vec<&str> = pages.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+    for line in &lines {
+        let l = parse_line(line);
+        assert_eq!(l.tag("utm_source"), Some("newsletter"));
+        assert_eq!(l.tag("utm_campaign"), Some("spring-sale-2024"));
+        assert_eq!(l.field("referrer"), Some("https://news.ycombinator.com/item"));
+    }
+}
+
+#[test]
+fn the_configuration_refuses_an_ip_address_as_a_site() {
+    let (ok, output) = nginx_test_config(
+        "analytics_sink udp://127.0.0.1:9;
+    server { listen 127.0.0.1:1; location = /ping { analytics_beacon; analytics_domains example.com 127.0.0.1; } }",
+    );
+    assert!(!ok, "{output}");
+    assert!(
+        output.contains("\"127.0.0.1\" is an IP address: list host names"),
+        "{output}"
+    );
+}

@@ -1,6 +1,6 @@
 //! The domain allow-list: the sites whose beacons are written to the real measurement.
 
-use crate::normalise::domain::normalise_host;
+use crate::normalise::domain::{is_ip_literal, normalise_host};
 
 /// Exact, case-insensitive host names. Matching is done on normalised hosts (lower case, no port,
 /// no trailing dot), so `Example.COM.` and `example.com:443` both match `example.com`.
@@ -16,6 +16,11 @@ impl DomainList {
         let mut hosts = Vec::new();
         for name in names {
             let host = normalise_host(name).ok_or_else(|| format!("\"{name}\" is not a valid host name"))?;
+            // Beacons naming an IP address are refused (see `normalise`): listing one would
+            // never match, and would record addresses as sites if it did.
+            if is_ip_literal(&host) {
+                return Err(format!("\"{name}\" is an IP address: list host names"));
+            }
             if !hosts.iter().any(|h| *h == host) {
                 hosts.push(host.into_owned());
             }
@@ -56,5 +61,8 @@ mod tests {
         assert!(DomainList::parse(["exa mple.com"]).is_err());
         assert!(DomainList::parse(["http://example.com"]).is_err());
         assert!(DomainList::parse([""]).is_err());
+        for ip in ["127.0.0.1", "10.1", "3232235777", "0x7f.0.0.1"] {
+            assert!(DomainList::parse([ip]).is_err(), "{ip}");
+        }
     }
 }

@@ -3,15 +3,19 @@
 //! Escaping follows InfluxDB's rules: measurement names escape `,` and space; tag keys, tag values
 //! and field keys escape `,`, `=` and space; string field values escape `"` and `\`. Line protocol
 //! has no escape for newlines, so control characters are removed here, whatever the caller
-//! passed: no raw newline can ever split one record into two lines. A tag value may not end in a
-//! backslash (it would escape the separator), so backslashes in tag values are written `%5C`, as
-//! a URL would write them. Empty tag values are invalid and are left out.
+//! passed: no raw newline can ever split one record into two lines. So are all other invisible
+//! characters (line and paragraph separators, bidi controls, zero-width and other format
+//! characters, see [`crate::normalise::invisible`]): this is the last line of defence, whatever a
+//! normaliser missed. A tag value may not end in a backslash (it would escape the separator), so
+//! backslashes in tag values are written `%5C`, as a URL would write them. Empty tag values are
+//! invalid and are left out.
 //!
 //! Schema (see `docs/line-protocol.md`):
 //! `<measurement>,device=..,domain=..,page=..,platform=..,referrer_domain=..,tz=..
 //!  hits=1i,load_ms=..i,session_pages=..i,referrer=".." <unique ns timestamp>`
 
 use crate::measurement::Measurement;
+use crate::normalise::invisible::is_invisible;
 use crate::normalise::referrer::Referrer;
 use crate::record::Record;
 
@@ -24,8 +28,8 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
     }
     write_tag(out, b"domain", &record.domain);
     write_tag(out, b"page", &record.page);
-    if let Some(platform) = &record.platform {
-        write_tag(out, b"platform", platform);
+    if let Some(platform) = record.platform {
+        write_tag(out, b"platform", platform.as_str());
     }
     if let Referrer::External { domain, .. } = &record.referrer {
         write_tag(out, b"referrer_domain", domain);
@@ -89,10 +93,11 @@ fn finish_line(out: &mut Vec<u8>, timestamp_ns: u64) {
     out.push(b'\n');
 }
 
-/// Whether a byte can be copied as it is into a tag value. `0xC2` leads the UTF-8 encoding of the
-/// C1 control characters (U+0080..U+009F), so text holding it takes the careful path.
+/// Whether a byte can be copied as it is into a tag value: printable ASCII other than the
+/// separators. Text holding anything else (non-ASCII included, which may be invisible) takes the
+/// careful path.
 fn plain_tag_byte(b: u8) -> bool {
-    b > b' ' && !matches!(b, b',' | b'=' | b'\\' | 0x7f | 0xc2)
+    b > b' ' && b < 0x7f && !matches!(b, b',' | b'=' | b'\\')
 }
 
 /// `key` is one of this module's own tag keys, which need no escaping.
@@ -112,39 +117,55 @@ fn write_tag(out: &mut Vec<u8>, key: &[u8], value: &str) {
     out.extend_from_slice(key);
     out.push(b'=');
     let value_start = out.len();
-    for_each_kept_byte(bytes, |b| match b {
+    for_each_kept_byte(value, |b| match b {
         b',' | b'=' | b' ' => out.extend_from_slice(&[b'\\', b]),
         b'\\' => out.extend_from_slice(b"%5C"),
         _ => out.push(b),
     });
     if out.len() == value_start {
-        // Nothing but control characters: an empty tag value is invalid, so leave the tag out.
+        // Nothing but invisible characters: an empty tag value is invalid, so leave the tag out.
         out.truncate(start);
     }
 }
 
 fn write_escaped_string_field(out: &mut Vec<u8>, value: &str) {
-    for_each_kept_byte(value.as_bytes(), |b| match b {
+    if value
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) && !matches!(b, b'"' | b'\\'))
+    {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
+    for_each_kept_byte(value, |b| match b {
         b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
         _ => out.push(b),
     });
 }
 
-/// Calls `keep` for every byte of `text` except those of control characters: C0 (`\0`..`\x1f`,
-/// including `\n` and `\r`), DEL, and C1 (U+0080..U+009F, encoded `C2 80`..`C2 9F`). Whole
-/// characters are removed, so what is kept stays valid UTF-8.
-fn for_each_kept_byte(text: &[u8], mut keep: impl FnMut(u8)) {
+/// Calls `keep` for every byte of `text` except those of invisible characters: control
+/// characters (C0 including `\n` and `\r`, DEL, C1), U+2028/U+2029, format characters and the other
+/// default-ignorable code points. Whole characters are removed, so what is kept stays valid UTF-8.
+fn for_each_kept_byte(text: &str, mut keep: impl FnMut(u8)) {
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if b < b' ' || b == 0x7f {
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if !b.is_ascii_control() {
+                keep(b);
+            }
             i += 1;
-        } else if b == 0xc2 && text.get(i + 1).is_some_and(|next| (0x80..=0x9f).contains(next)) {
-            i += 2;
-        } else {
-            keep(b);
-            i += 1;
+            continue;
         }
+        // A non-ASCII character: `i` is at its first byte, as `text` is UTF-8.
+        let c = text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+        let end = i + c.len_utf8();
+        if !is_invisible(c) {
+            for &b in &bytes[i..end] {
+                keep(b);
+            }
+        }
+        i = end;
     }
 }
 
@@ -172,7 +193,7 @@ fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalise::platform::Device;
+    use crate::normalise::platform::{Device, Platform};
 
     fn record() -> Record<'static> {
         Record {
@@ -183,7 +204,7 @@ mod tests {
                 domain: "news.example.org".into(),
                 url: "https://news.example.org/a".into(),
             },
-            platform: Some("Linux x86_64".into()),
+            platform: Some(Platform::Linux),
             device: Some(Device::Desktop),
             utc_offset: Some(-60),
             load_ms: Some(532),
@@ -206,7 +227,7 @@ mod tests {
     fn writes_the_documented_schema() {
         assert_eq!(
             line(&record()),
-            "pageview,device=desktop,domain=example.com,page=/blog/x,platform=Linux\\ x86_64,\
+            "pageview,device=desktop,domain=example.com,page=/blog/x,platform=Linux,\
              referrer_domain=news.example.org,tz=-60 hits=1i,load_ms=532i,session_pages=3i,\
              referrer=\"https://news.example.org/a\" 1795940673982000123\n"
         );
@@ -233,7 +254,7 @@ mod tests {
     fn escapes_tag_values_and_string_fields() {
         let r = Record {
             page: "/a b,c=d\\e".into(),
-            platform: Some("x\ny".into()),
+            campaign: vec![("utm_source".into(), "x\ny".into())],
             referrer: Referrer::External {
                 domain: "o.org".into(),
                 url: "https://o.org/\"q\"\\".into(),
@@ -242,7 +263,7 @@ mod tests {
         };
         let l = line(&r);
         assert!(l.contains(",page=/a\\ b\\,c\\=d%5Ce,"), "{l}");
-        assert!(l.contains(",platform=xy,"), "{l}");
+        assert!(l.contains(",utm_source=xy "), "{l}");
         assert!(l.contains("referrer=\"https://o.org/\\\"q\\\"\\\\\""), "{l}");
         assert_eq!(l.matches('\n').count(), 1);
     }
@@ -250,12 +271,12 @@ mod tests {
     #[test]
     fn omits_empty_tags_and_never_emits_raw_newlines() {
         let r = Record {
-            platform: Some("\n\r".into()),
+            campaign: vec![("utm_source".into(), "\n\r\u{200B}".into())],
             page: "/\n".into(),
             ..record()
         };
         let l = line(&r);
-        assert!(!l.contains("platform="), "{l}");
+        assert!(!l.contains("utm_source="), "{l}");
         assert_eq!(l.matches('\n').count(), 1);
         assert!(l.ends_with('\n'));
     }
@@ -291,12 +312,59 @@ mod tests {
         assert!(line(&r).contains(",page=/ab\u{a0}c,"));
     }
 
+    /// Separators, bidi controls, zero-width characters, the soft hyphen, a BOM, a tag character.
+    const INVISIBLE: &str = "\u{2028}\u{2029}\u{202A}\u{202E}\u{2066}\u{2069}\u{200E}\u{200F}\u{061C}\
+                             \u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}\u{AD}\u{E0041}\u{180E}";
+
+    #[test]
+    fn removes_invisible_characters_from_every_value() {
+        let hide = |text: &str| -> String {
+            text.chars()
+                .flat_map(|c| std::iter::once(c).chain(INVISIBLE.chars()))
+                .collect()
+        };
+        let r = Record {
+            domain: hide("example.com").into(),
+            page: hide("/a").into(),
+            campaign: vec![("utm_source".into(), hide("news"))],
+            referrer: Referrer::External {
+                domain: hide("o.org"),
+                url: hide("https://o.org/x"),
+            },
+            ..record()
+        };
+        let l = line(&r);
+        assert!(l.is_ascii(), "{l:?}");
+        assert!(l.contains(",domain=example.com,page=/a,"), "{l}");
+        assert!(
+            l.contains(",referrer_domain=o.org,") && l.contains(",utm_source=news "),
+            "{l}"
+        );
+        assert!(l.contains("referrer=\"https://o.org/x\""), "{l}");
+        let mut out = Vec::new();
+        let event = Measurement::parse("event").unwrap();
+        write_event(
+            &mut out,
+            &event,
+            &hide("example.com"),
+            &hide("/v"),
+            &hide("play"),
+            1,
+        );
+        assert_eq!(out, b"event,domain=example.com,name=play,page=/v hits=1i 1\n");
+        out.clear();
+        write_unlisted(&mut out, &event, INVISIBLE, 1);
+        assert_eq!(out, b"event hits=1i 1\n");
+    }
+
     proptest::proptest! {
         #[test]
-        fn kept_text_is_the_text_without_control_characters(text in "\\PC{0,8}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}]{0,3}\\PC{0,8}") {
+        fn kept_text_is_the_text_without_invisible_characters(
+            text in "\\PC{0,8}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{2028}\\u{2029}\\u{200B}-\\u{200F}\\u{202A}-\\u{202E}\\u{2060}-\\u{206F}\\u{FEFF}\\u{AD}\\p{Cf}]{0,3}\\PC{0,8}"
+        ) {
             let mut kept = Vec::new();
-            for_each_kept_byte(text.as_bytes(), |b| kept.push(b));
-            let expected: String = text.chars().filter(|c| !c.is_control()).collect();
+            for_each_kept_byte(&text, |b| kept.push(b));
+            let expected: String = text.chars().filter(|&c| !is_invisible(c)).collect();
             proptest::prop_assert_eq!(String::from_utf8(kept).unwrap(), expected);
         }
     }

@@ -1,10 +1,19 @@
 //! Properties of the whole pipeline (body → beacon → record → line), for any input: it is either
 //! refused, or it becomes exactly one line that an independent parser (the `influxdb-line-protocol`
-//! crate) accepts, holding only the schema's keys and nothing the privacy rules exclude.
+//! crate) accepts, holding only the schema's keys and nothing the privacy rules exclude; and an
+//! identifier of any class, anywhere in any URL-derived field, in any encoding, never reaches the
+//! line.
 
 use analytics_core::line_protocol::{write_event, write_page_view, write_unlisted};
+use analytics_core::pixel::beacon_from_referer;
 use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome, Policy};
 use proptest::prelude::*;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// The only values the `platform` tag may take.
+const PLATFORMS: &[&str] = &[
+    "Windows", "macOS", "Linux", "Android", "iOS", "ChromeOS", "BSD", "other",
+];
 
 const PAGE_TAGS: &[&str] = &[
     "device",
@@ -25,8 +34,12 @@ fn policy() -> Policy {
 
 /// Runs the pipeline; `None` when the body is refused.
 fn pipeline(body: &[u8]) -> Option<String> {
-    let beacon = Beacon::parse(body).ok()?;
-    let outcome = normalise(&beacon, &policy()).ok()?;
+    write(&Beacon::parse(body).ok()?)
+}
+
+/// Normalises and writes a beacon; `None` when it is refused.
+fn write(beacon: &Beacon) -> Option<String> {
+    let outcome = normalise(beacon, &policy()).ok()?;
     let m = |name| Measurement::parse(name).unwrap();
     let mut out = Vec::new();
     match outcome {
@@ -38,10 +51,26 @@ fn pipeline(body: &[u8]) -> Option<String> {
     Some(String::from_utf8(out).expect("lines are UTF-8"))
 }
 
+/// Invisible by Unicode's own tables: control, format, line and paragraph separator characters.
+fn invisible_by_category(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
 fn check_line(line: &str) -> Result<(), TestCaseError> {
     prop_assert!(line.ends_with('\n'));
     prop_assert_eq!(line.matches('\n').count(), 1, "one line: {:?}", line);
     prop_assert!(!line.contains('\r'));
+    prop_assert!(
+        !line[..line.len() - 1].chars().any(invisible_by_category),
+        "invisible character in {:?}",
+        line
+    );
     let parsed: Vec<_> = influxdb_line_protocol::parse_lines(line).collect();
     prop_assert_eq!(parsed.len(), 1);
     let parsed = match parsed.into_iter().next().unwrap() {
@@ -75,6 +104,16 @@ fn check_line(line: &str) -> Result<(), TestCaseError> {
                 "page {:?}",
                 value
             );
+            prop_assert!(value.bytes().all(|b| b.is_ascii_graphic()), "page {:?}", value);
+        }
+        if key == "platform" {
+            prop_assert!(PLATFORMS.contains(&value.as_str()), "platform {:?}", value);
+        }
+        if key == "tz" {
+            let tz: i32 = value
+                .parse()
+                .map_err(|_| TestCaseError::fail(format!("tz {value:?}")))?;
+            prop_assert!(tz % 15 == 0 && (-840..=840).contains(&tz), "tz {}", tz);
         }
         if key == "domain" && measurement != "unlisted_domain" {
             prop_assert!(value == "example.com" || value == "www.example.com");
@@ -104,6 +143,7 @@ fn nasty_text() -> impl Strategy<Value = String> {
     prop_oneof![
         "\\PC{0,30}",
         "[ ,=\"\\\\\n\r\t\u{0}\u{85}a/?#@:%.]{0,30}",
+        "[a-z/%\u{2028}\u{2029}\u{200B}-\u{200F}\u{202A}-\u{202E}\u{2066}-\u{2069}\u{FEFF}\u{AD}\u{61C}\u{E0001}]{0,30}",
         "(https?|javascript|data|ftp)://[a-zA-Z0-9.:@%-]{0,20}(/[a-zA-Z0-9 .%~@:-]{0,10}){0,3}(\\?[a-z=&_]{0,20})?(#.{0,5})?",
         "(/[^?#]{0,10}){0,4}(\\?(utm_source|utm_medium|token|email)=[^&]{0,10}(&[a-z_]{1,10}=.{0,8}){0,3})?",
     ]
@@ -189,6 +229,159 @@ proptest! {
     fn any_bytes_are_refused_or_become_one_valid_clean_line(body in prop::collection::vec(any::<u8>(), 0..200)) {
         if let Some(line) = pipeline(&body) {
             check_line(&line)?;
+        }
+    }
+}
+
+const BASE64URL: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Standard base64 without `/`, which would split a path segment.
+const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+";
+
+fn random_text(alphabet: &'static str, len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+    let chars: Vec<char> = alphabet.chars().collect();
+    prop::collection::vec(prop::sample::select(chars), len).prop_map(|cs| cs.into_iter().collect())
+}
+
+/// An identifier of one of the classes the scrubber must catch.
+fn identifier() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // e-mail addresses
+        "[a-zA-Z][a-zA-Z0-9._+-]{0,12}[a-zA-Z0-9]@[a-zA-Z0-9][a-zA-Z0-9-]{0,10}\\.[a-zA-Z]{2,6}",
+        // phone numbers
+        "\\+[1-9][0-9]{1,2}[- ]?[0-9]{2,4}[- ]?[0-9]{4,8}",
+        "\\([0-9]{3}\\) ?[0-9]{3}-[0-9]{4}",
+        "[0-9]{3}[-. ][0-9]{3}[-. ][0-9]{4}",
+        // long numbers
+        "[0-9]{6,16}",
+        // UUIDs
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        // hex tokens (hashes): digits and letters
+        "[0-9a-f]{16,64}".prop_filter("digits and letters", |h| h.bytes().any(|b| b.is_ascii_digit())
+            && h.bytes().any(|b| b.is_ascii_alphabetic())),
+        // base64url and base64 tokens, each character drawn from the whole alphabet (a regex class
+        // would draw `-` and `_` as often as all letters together)
+        random_text(BASE64URL, 32..64),
+        (random_text(BASE64, 32..60), "={0,2}").prop_map(|(t, pad)| t + &pad),
+        // JWTs
+        (
+            random_text(BASE64URL, 10..40),
+            random_text(BASE64URL, 10..60),
+            random_text(BASE64URL, 20..43)
+        )
+            .prop_map(|(header, payload, signature)| format!("eyJ{header}.eyJ{payload}.{signature}")),
+        // IP addresses
+        any::<[u8; 4]>().prop_map(|b| std::net::Ipv4Addr::from(b).to_string()),
+        any::<[u16; 8]>().prop_map(|s| std::net::Ipv6Addr::from(s).to_string()),
+    ]
+}
+
+/// `text` percent-encoded: every byte that is not a letter or digit (`all`: every byte), with
+/// upper- or lower-case hex digits.
+fn percent_encode(text: &str, all: bool, upper: bool) -> String {
+    text.bytes()
+        .map(|b| match (b.is_ascii_alphanumeric() && !all, upper) {
+            (true, _) => char::from(b).to_string(),
+            (false, true) => format!("%{b:02X}"),
+            (false, false) => format!("%{b:02x}"),
+        })
+        .collect()
+}
+
+/// How an identifier is written into a URL.
+fn spelling(identifier: &str, how: u8) -> String {
+    match how % 5 {
+        0 => identifier.to_owned(),
+        1 => percent_encode(identifier, false, true),
+        2 => percent_encode(identifier, false, false),
+        3 => percent_encode(identifier, true, true),
+        _ => percent_encode(identifier, false, true).replace('%', "%25"),
+    }
+}
+
+/// Whether `needle` shows in `line` as it is, in lower case, or percent-decoded (up to 3 times).
+fn leaks(line: &str, needle: &str) -> bool {
+    let needle = needle.to_lowercase();
+    let mut text = line.to_lowercase();
+    for _ in 0..4 {
+        if text.contains(&needle) {
+            return true;
+        }
+        let bytes = text.as_bytes();
+        let mut decoded = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) if bytes[i] == b'%' => {
+                    decoded.push(b);
+                    i += 3;
+                }
+                _ => {
+                    decoded.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        text = String::from_utf8_lossy(&decoded).to_lowercase();
+    }
+    false
+}
+
+/// A path of plain words with `segment` at `at` (0 = first).
+fn path_with(words: &[String], at: usize, segment: &str) -> String {
+    let mut segments: Vec<&str> = words.iter().map(String::as_str).collect();
+    segments.insert(at.min(segments.len()), segment);
+    format!("/{}", segments.join("/"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn identifiers_never_reach_a_line(
+        identifier in identifier(),
+        how in any::<u8>(),
+        prefix in "([a-z]{1,6}[-_=])?",
+        suffix in "([-_=][a-z]{1,6})?",
+        words in prop::collection::vec("[a-z]{1,8}", 0..4),
+        at in 0usize..5,
+        kind in prop::sample::select(vec!["pageview", "notfound", "event"]),
+    ) {
+        let written = spelling(&identifier, how);
+        let segment = format!("{prefix}{written}{suffix}");
+        let path = path_with(&words, at, &segment);
+        // Campaign values are form-encoded in a query string, on top of the spelling's encoding.
+        let value: String = url::form_urlencoded::byte_serialize(written.as_bytes()).collect();
+        let page = format!("{path}?utm_source={value}&utm_campaign={value}");
+        let body = serde_json::json!({
+            "domain": "example.com",
+            "page": page,
+            "referrer": format!("https://other.org{path}"),
+            "type": kind,
+            "name": "play",
+            "platform": identifier,
+        });
+        let line = pipeline(body.to_string().as_bytes()).expect("a valid beacon");
+        check_line(&line)?;
+        prop_assert!(!leaks(&line, &identifier), "{:?} in {:?}", identifier, line);
+        // The no-JS pixel takes the page from the Referer of the image request.
+        let pixel = beacon_from_referer(Some(&format!("https://example.com{page}"))).expect("a web page");
+        let line = write(&pixel).expect("an allowed page");
+        check_line(&line)?;
+        prop_assert!(!leaks(&line, &identifier), "{:?} in {:?}", identifier, line);
+    }
+
+    #[test]
+    fn identifiers_never_reach_an_unlisted_domain(
+        identifier in identifier(),
+        prefix in "([a-z]{1,6}-)?",
+        parent in "(evil\\.org|[a-z]{1,8}\\.example\\.net)",
+    ) {
+        let body = serde_json::json!({"domain": format!("{prefix}{identifier}.{parent}"), "page": "/"});
+        // Most identifiers cannot be host names (`@`, `+`, spaces, `:`) and are refused.
+        if let Some(line) = pipeline(body.to_string().as_bytes()) {
+            check_line(&line)?;
+            prop_assert!(!leaks(&line, &identifier), "{:?} in {:?}", identifier, line);
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Any body, through the whole pure pipeline: it must never panic, and whatever it writes must be
-//! exactly one line, with no carriage return and no other line break.
+//! exactly one line, with no carriage return, no other line break and no invisible character.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use analytics_core::line_protocol::{write_event, write_page_view, write_unlisted};
+use analytics_core::normalise::invisible::is_invisible;
 use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome, Policy};
 use libfuzzer_sys::fuzz_target;
 
@@ -28,4 +29,5 @@ fuzz_target!(|body: &[u8]| {
     let line = std::str::from_utf8(&out).expect("UTF-8");
     assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "{line:?}");
     assert!(!line.contains('\r'), "{line:?}");
+    assert!(!line[..line.len() - 1].chars().any(is_invisible), "{line:?}");
 });

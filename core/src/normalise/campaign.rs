@@ -5,6 +5,8 @@
 //! dropped. Values are decoded, limited to a plain character set and capped, so they stay
 //! low-cardinality tags that identify a campaign, never a person.
 
+use crate::normalise::scrub::{classify, scrub_value};
+
 /// Parameters always kept.
 pub const DEFAULT_CAMPAIGN_PARAMS: [&str; 3] = ["utm_source", "utm_medium", "utm_campaign"];
 /// Longest campaign value kept, in characters.
@@ -56,13 +58,27 @@ pub fn campaign_tags(query: &str, allowed: &[String]) -> Vec<(String, String)> {
     tags
 }
 
+/// A campaign value as stored: decoded, without invisible characters, limited to a plain
+/// character set and capped; or, when it holds an identifier (`utm_source=bob@example.com`,
+/// `utm_term=+49-151-2345678`), that identifier's placeholder (`:email`, `:phone`, ...), so the
+/// visit still shows that its campaign link carried one.
 fn clean_value(value: &str) -> String {
+    let visible = match scrub_value(value) {
+        Ok(visible) => visible,
+        Err(placeholder) => return placeholder.as_str().to_owned(),
+    };
     let mut kept = String::new();
-    for c in value.trim().chars().take(MAX_CAMPAIGN_VALUE_LEN) {
+    for c in visible.trim().chars() {
         if c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-' | '+' | ':' | '/' | '@') {
             kept.push(c);
         }
     }
+    // Dropping characters can join an identifier's parts (`bob<@>x.org`): check what is kept too.
+    if let Some(placeholder) = classify(&kept) {
+        return placeholder.as_str().to_owned();
+    }
+    // Only ASCII is kept, so bytes are characters.
+    kept.truncate(MAX_CAMPAIGN_VALUE_LEN);
     kept.trim().to_owned()
 }
 
@@ -101,6 +117,41 @@ mod tests {
         assert_eq!(tags[0], ("utm_source".into(), "abc".into()));
         assert_eq!(tags[1].1.len(), MAX_CAMPAIGN_VALUE_LEN);
         assert_eq!(tags.len(), 2);
+    }
+
+    #[test]
+    fn identifiers_in_values_become_placeholders() {
+        let mut params = defaults();
+        params.push("utm_term".to_owned());
+        params.push("ref".to_owned());
+        let tags = campaign_tags(
+            "utm_source=bob@example.com&utm_medium=bob%2540example.com&utm_campaign=spring%20sale\
+             &utm_term=+49-151-2345678&ref=d41d8cd98f00b204e9800998ecf8427e",
+            &params,
+        );
+        assert_eq!(
+            tags,
+            [
+                ("utm_source".into(), ":email".into()),
+                ("utm_medium".into(), ":email".into()),
+                ("utm_campaign".into(), "spring sale".into()),
+                ("utm_term".into(), ":phone".into()),
+                ("ref".into(), ":token".into()),
+            ]
+        );
+        for (query, kept) in [
+            ("utm_source=a%E2%80%8Bb", "ab"),
+            ("utm_source=news\u{2028}letter", "newsletter"),
+            ("utm_source=order-123456", ":id"),
+            ("utm_source=newsletter-2024-05", "newsletter-2024-05"),
+            ("utm_source=bob<@>x.org", ":email"),
+        ] {
+            assert_eq!(
+                campaign_tags(query, &params),
+                [("utm_source".into(), kept.into())],
+                "{query}"
+            );
+        }
     }
 
     #[test]

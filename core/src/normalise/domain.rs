@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use crate::normalise::scrub::classify;
+
 /// Longest host name DNS allows.
 pub const MAX_HOST_LEN: usize = 253;
 
@@ -9,6 +11,21 @@ pub const MAX_HOST_LEN: usize = 253;
 /// name can hold (ASCII letters, digits, `-`, `_`, `.`; browsers report IDNs in punycode).
 /// Returns `None` for anything else, so a forged value can never reach a tag unescaped.
 pub fn normalise_host(raw: &str) -> Option<Cow<'_, str>> {
+    host_core(raw).map(lower_case)
+}
+
+/// A [`host_core`] in lower case.
+pub fn lower_case(core: &str) -> Cow<'_, str> {
+    if core.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(core.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(core)
+    }
+}
+
+/// [`normalise_host`] before lower-casing: the case still shows, which tells random tokens from
+/// words.
+pub fn host_core(raw: &str) -> Option<&str> {
     let raw = raw.trim();
     let without_port = match raw.bytes().rposition(|b| b == b':') {
         Some(colon) if raw.as_bytes()[colon + 1..].iter().all(u8::is_ascii_digit) => &raw[..colon],
@@ -22,14 +39,39 @@ pub fn normalise_host(raw: &str) -> Option<Cow<'_, str>> {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !host.starts_with('.')
         && !host.as_bytes().windows(2).any(|pair| pair == b"..");
-    if !valid {
-        return None;
+    valid.then_some(host)
+}
+
+/// Whether a host (as [`normalise_host`] returns it) is an IP address rather than a name. A URL
+/// parser reads a host whose last label is a number (`1.2.3.4`, `3232235777`, `0x7f.1`,
+/// `0300.0250.0.1`) as an IPv4 address, whatever the other labels; IPv6 hosts hold `:` or `[`.
+pub fn is_ip_literal(host: &str) -> bool {
+    if host.contains([':', '[', ']']) {
+        return true;
     }
-    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
-    })
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || hex.is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The host recorded for a beacon of a site not on the allow-list: `host` (lower case) when no
+/// label holds an identifier; otherwise the identifier's placeholder followed by the last two
+/// labels, when those are clean (`4915123456789.evil.org` → `:phone.evil.org`), or the
+/// placeholder alone. `core` is the same host before lower-casing ([`host_core`]).
+pub fn host_without_identifiers(core: &str, host: &str) -> String {
+    debug_assert!(core.eq_ignore_ascii_case(host));
+    let Some(placeholder) = classify(core) else {
+        return host.to_owned();
+    };
+    // Labels are checked as sent (case tells tokens from words) and written in lower case.
+    let mut labels = core.rsplitn(3, '.');
+    match (labels.next(), labels.next(), labels.next()) {
+        (Some(top), Some(second), Some(_)) if classify(second).is_none() && classify(top).is_none() => {
+            format!("{}.{second}.{top}", placeholder.as_str()).to_ascii_lowercase()
+        }
+        _ => placeholder.as_str().to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +115,52 @@ mod tests {
             &"a".repeat(254),
         ] {
             assert_eq!(normalise_host(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tells_ip_literals_from_names() {
+        for ip in [
+            "1.2.3.4",
+            "3232235777",
+            "0x7f.1",
+            "0300.0250.0.1",
+            "127.1",
+            "0xc0a80101",
+            "a.b.0x",
+            "[::1]",
+        ] {
+            assert!(is_ip_literal(ip), "{ip}");
+        }
+        for name in [
+            "example.com",
+            "1.2.3.4.nip.io",
+            "x1",
+            "0xbad.example",
+            "localhost",
+            "123.example.org",
+        ] {
+            assert!(!is_ip_literal(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn identifiers_in_unlisted_hosts_are_replaced() {
+        for (raw, kept) in [
+            ("evil.org", "evil.org"),
+            ("www.Evil.org", "www.evil.org"),
+            ("4915123456789.evil.org", ":id.evil.org"),
+            ("123e4567-e89b-12d3-a456-426614174000.evil.org", ":uuid.evil.org"),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+                ":token",
+            ),
+            ("10.0.0.1.evil.org", ":ip.evil.org"),
+            ("a.FMfcgzGwHLfxkjhSjtDqLKBhZrFGpQhX.com", ":token"),
+        ] {
+            let core = host_core(raw).unwrap();
+            let host = normalise_host(raw).unwrap();
+            assert_eq!(host_without_identifiers(core, &host), kept, "{raw}");
         }
     }
 }

@@ -1,16 +1,21 @@
 //! Privacy normalisation: from a well-typed [`Beacon`] to the [`Record`] that may be stored.
 //!
 //! The rules (see `docs/privacy.md`): the page is a path only, plus the campaign parameters the
-//! site allows; the domain is a bare lower-case
-//! host that must be on the allow-list; a referrer is kept only when it is another site, and then
-//! only as scheme + host + path; the platform is a short, plain string with a mobile/desktop class.
+//! site allows, with identifiers replaced by placeholders ([`scrub`]); the domain is a bare
+//! lower-case host name (never an IP address) that must be on the allow-list; a referrer is kept
+//! only when it is another site named by a host name, and then only as scheme + host + the first
+//! segments of its path; the platform is one of a closed list of families with a mobile/desktop
+//! class; the time zone offset is rounded to the quarter hour. Invisible characters never pass.
 //! Nothing about the visitor (address, user agent, cookies, identifiers) is ever an input here.
 
 pub mod campaign;
 pub mod domain;
+pub mod invisible;
 pub mod page;
 pub mod platform;
 pub mod referrer;
+pub mod scrub;
+pub mod timezone;
 
 use std::borrow::Cow;
 
@@ -32,20 +37,29 @@ pub enum Outcome<'a> {
         page: Cow<'a, str>,
         name: &'a str,
     },
-    /// A beacon for a site not on the allow-list: only its (normalised) domain is kept, so abuse
-    /// can be investigated without polluting the real data.
+    /// A beacon for a site not on the allow-list: only its (normalised, scrubbed) domain is kept,
+    /// so abuse can be investigated without polluting the real data.
     Unlisted { domain: String },
 }
 
 pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<'a>, BeaconError> {
     let allowed = &policy.domains;
-    let domain = domain::normalise_host(&beacon.domain).ok_or(BeaconError::Invalid {
+    let core = domain::host_core(&beacon.domain).ok_or(BeaconError::Invalid {
         field: "domain",
         reason: "is not a host name",
     })?;
+    let domain = domain::lower_case(core);
+    // An address is never recorded as a site, neither allowed (the configuration refuses one)
+    // nor unlisted: it would name a machine or a network, not a site.
+    if domain::is_ip_literal(&domain) {
+        return Err(BeaconError::Invalid {
+            field: "domain",
+            reason: "is an IP address, not a host name",
+        });
+    }
     if !allowed.contains(&domain) {
         return Ok(Outcome::Unlisted {
-            domain: domain.into_owned(),
+            domain: domain::host_without_identifiers(core, &domain),
         });
     }
     let (path, query) = page::split_page(&beacon.page);
@@ -66,8 +80,9 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         }
         return Ok(Outcome::Event { domain, page, name });
     }
+    // The device class needs the raw string, which the platform family then replaces.
+    let device = platform::classify_device(beacon.mobile, beacon.platform.as_deref());
     let platform = platform::normalise_platform(beacon.platform.as_deref());
-    let device = platform::classify_device(beacon.mobile, platform.as_deref());
     let referrer = referrer::normalise_referrer(beacon.referrer.as_deref(), &domain, allowed);
     let campaign = query
         .map(|q| campaign::campaign_tags(&q, &policy.campaign_params))
@@ -79,7 +94,7 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         referrer,
         platform,
         device,
-        utc_offset: beacon.utc_offset,
+        utc_offset: beacon.utc_offset.map(timezone::quantise_offset),
         load_ms: beacon.load_ms,
         session_pages: beacon.session_pages,
     };
@@ -94,7 +109,7 @@ mod tests {
     use super::referrer::Referrer;
     use super::*;
     use crate::domain_list::DomainList;
-    use crate::normalise::platform::Device;
+    use crate::normalise::platform::{Device, Platform};
 
     fn allowed() -> Policy {
         Policy::for_domains(DomainList::parse(["example.com"]).unwrap())
@@ -146,10 +161,119 @@ mod tests {
             }
         );
         assert_eq!(r.device, Some(Device::Desktop));
+        assert_eq!(r.platform, Some(Platform::Linux));
         assert_eq!(
             (r.utc_offset, r.load_ms, r.session_pages),
             (Some(-60), Some(12), Some(2))
         );
+    }
+
+    fn page_view(body: &str) -> Record<'_> {
+        let beacon = Box::leak(Box::new(Beacon::parse(body.as_bytes()).unwrap()));
+        match normalise(beacon, &allowed()).unwrap() {
+            Outcome::PageView(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_platform_is_a_family_and_the_device_comes_from_the_raw_string() {
+        let r = page_view(r#"{"d":"example.com","g":"/","p":"Linux armv8l"}"#);
+        assert_eq!(
+            (r.platform, r.device),
+            (Some(Platform::Android), Some(Device::Mobile))
+        );
+        let r = page_view(r#"{"d":"example.com","g":"/","p":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)"}"#);
+        assert_eq!(
+            (r.platform, r.device),
+            (Some(Platform::Other), Some(Device::Mobile))
+        );
+        let r = page_view(r#"{"d":"example.com","g":"/"}"#);
+        assert_eq!((r.platform, r.device), (None, None));
+    }
+
+    #[test]
+    fn the_time_zone_offset_is_rounded_to_the_quarter_hour() {
+        assert_eq!(
+            page_view(r#"{"d":"example.com","g":"/","z":-67}"#).utc_offset,
+            Some(-60)
+        );
+        assert_eq!(
+            page_view(r#"{"d":"example.com","g":"/","z":"-330"}"#).utc_offset,
+            Some(-330)
+        );
+        assert_eq!(
+            page_view(r#"{"d":"example.com","g":"/","z":838}"#).utc_offset,
+            Some(840)
+        );
+    }
+
+    #[test]
+    fn an_ip_address_is_never_a_domain() {
+        for d in [
+            "127.0.0.1",
+            "192.168.1.1:8080",
+            "3232235777",
+            "0x7f.1",
+            "0300.0250.0.1",
+            "10.1.",
+        ] {
+            let beacon = Beacon {
+                domain: d.into(),
+                page: "/".into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                normalise(&beacon, &allowed()),
+                Err(BeaconError::Invalid {
+                    field: "domain",
+                    reason: "is an IP address, not a host name"
+                }),
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn identifiers_in_unlisted_domains_are_replaced() {
+        for (d, kept) in [
+            ("4915123456789.evil.org", ":id.evil.org"),
+            (
+                "Bob-123e4567-e89b-12d3-a456-426614174000.evil.org",
+                ":uuid.evil.org",
+            ),
+            ("evil.org", "evil.org"),
+        ] {
+            let beacon = Beacon {
+                domain: d.into(),
+                page: "/".into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                normalise(&beacon, &allowed()).unwrap(),
+                Outcome::Unlisted { domain: kept.into() },
+                "{d}"
+            );
+        }
+    }
+
+    #[test]
+    fn identifiers_are_scrubbed_from_every_page_kind() {
+        let r = page_view(r#"{"d":"example.com","g":"/user/bob%40example.com?utm_source=bob@example.com"}"#);
+        assert_eq!(r.page, "/user/:email");
+        assert_eq!(r.campaign, [("utm_source".to_owned(), ":email".to_owned())]);
+        let beacon =
+            Beacon::parse(br#"{"t":"notfound","d":"example.com","g":"/order/123456789012"}"#).unwrap();
+        let Outcome::NotFound(r) = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.page, "/order/:id");
+        let beacon =
+            Beacon::parse(br#"{"t":"event","n":"play","d":"example.com","g":"/v/+4915123456789"}"#).unwrap();
+        let Outcome::Event { page, .. } = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(page, "/v/:phone");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use std::borrow::Cow;
 
+use crate::normalise::scrub::percent::literal_in_segment;
+use crate::normalise::scrub::{classify, scrub_segment};
+
 /// Longest page path kept, in bytes; longer paths are cut (at a character boundary) so that
 /// hostile input cannot create unbounded tag values.
 pub const MAX_PAGE_LEN: usize = 256;
@@ -26,55 +29,130 @@ pub fn split_page(raw: &str) -> (Cow<'_, str>, Option<Cow<'_, str>>) {
     }
 }
 
-/// Normalises a path so that one page has one spelling: control characters removed, a leading
-/// `/`, runs of `/` collapsed, percent-encoding made canonical (unreserved characters decoded, hex
-/// digits upper-case, a stray `%` encoded), a trailing `/` removed when `strip_trailing_slash`,
-/// and the length capped. Query strings and fragments never get here.
+/// Normalises a path so that one page has one spelling and names no one: a leading `/`, empty
+/// segments (runs of `/`) dropped, each segment scrubbed by [`scrub_segment`] (percent-encoding
+/// made canonical, path parameters and invisible characters dropped, identifiers replaced by
+/// placeholders), a trailing `/` removed when `strip_trailing_slash`, and the length capped.
+/// Query strings and fragments never get here.
 pub fn normalise_path(path: &str, strip_trailing_slash: bool) -> Cow<'_, str> {
-    let bytes = path.as_bytes();
-    let plain = bytes.first() == Some(&b'/')
-        && bytes.len() <= MAX_PAGE_LEN
-        && bytes
-            .iter()
-            .all(|&b| b > b' ' && !matches!(b, b'%' | b'?' | b'#' | 0x7f | 0xc2))
-        && !bytes.windows(2).any(|pair| pair == b"//")
-        && !(strip_trailing_slash && bytes.len() > 1 && bytes.ends_with(b"/"));
-    if plain {
+    clean_path(
+        path,
+        PathRules {
+            strip_trailing_slash,
+            max_segments: usize::MAX,
+        },
+    )
+}
+
+/// How a path is cut down.
+#[derive(Debug, Clone, Copy)]
+pub struct PathRules {
+    pub strip_trailing_slash: bool,
+    /// Segments kept; the rest of the path is dropped.
+    pub max_segments: usize,
+}
+
+/// [`normalise_path`] with a limit on the number of segments. Borrowed when `path` is already in
+/// its stored form, which is the common case for what browsers send.
+pub fn clean_path(path: &str, rules: PathRules) -> Cow<'_, str> {
+    if is_clean(path, rules) {
         return Cow::Borrowed(path);
     }
     let mut page = String::with_capacity(path.len().min(MAX_PAGE_LEN) + 1);
     page.push('/');
-    let mut rest = path;
-    while let Some(c) = rest.chars().next() {
-        rest = &rest[c.len_utf8()..];
-        let piece: Cow<str> = match c {
-            c if c.is_control() => continue,
-            '/' if page.ends_with('/') => continue,
-            '%' => {
-                let hex = rest.get(..2).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-                match hex.map(|h| u8::from_str_radix(h, 16).expect("two hex digits")) {
-                    Some(byte) => {
-                        rest = &rest[2..];
-                        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-                            Cow::Owned((byte as char).to_string())
-                        } else {
-                            Cow::Owned(format!("%{byte:02X}"))
-                        }
-                    }
-                    None => Cow::Borrowed("%25"),
-                }
-            }
-            c => Cow::Owned(c.to_string()),
-        };
-        if page.len() + piece.len() > MAX_PAGE_LEN {
+    let mut kept_segments = 0;
+    // Whether a `/` followed the last kept segment (for a kept trailing slash).
+    let mut slash_after = false;
+    for (i, raw) in path.split('/').enumerate() {
+        slash_after |= i > 0;
+        if raw.is_empty() {
+            continue;
+        }
+        let segment = scrub_segment(raw);
+        if segment.is_empty() {
+            continue;
+        }
+        let separator = usize::from(page.len() > 1);
+        if kept_segments == rules.max_segments || page.len() + separator >= MAX_PAGE_LEN {
+            slash_after = false;
             break;
         }
-        page.push_str(&piece);
+        if separator == 1 {
+            page.push('/');
+        }
+        let room = MAX_PAGE_LEN - page.len();
+        if segment.len() > room {
+            page.push_str(&segment[..cut_point(&segment, room)]);
+            slash_after = false;
+            break;
+        }
+        page.push_str(&segment);
+        kept_segments += 1;
+        slash_after = false;
     }
-    if strip_trailing_slash && page.len() > 1 && page.ends_with('/') {
-        page.pop();
+    if slash_after && !rules.strip_trailing_slash && page.len() > 1 && page.len() < MAX_PAGE_LEN {
+        page.push('/');
     }
     Cow::Owned(page)
+}
+
+/// Where to cut `segment` (canonical: ASCII, every `%` starting an escape) to fit in `room` bytes:
+/// where an encoded character starts, so that neither an escape nor the UTF-8 bytes of one
+/// character are split.
+fn cut_point(segment: &str, room: usize) -> usize {
+    let bytes = segment.as_bytes();
+    let mut cut = 0;
+    let mut at = 0;
+    while at < bytes.len() && at <= room {
+        let (len, continues_a_character) = match (bytes[at], bytes.get(at + 1..at + 3)) {
+            (b'%', Some(hex)) => {
+                let byte = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                (3, byte.is_some_and(|b| (0x80..0xc0).contains(&b)))
+            }
+            _ => (1, false),
+        };
+        if !continues_a_character {
+            cut = at;
+        }
+        at += len;
+    }
+    if at <= room {
+        cut = at;
+    }
+    // Never inside a character of the (ASCII) text itself.
+    while !segment.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+/// Whether `path` is already what [`clean_path`] would make of it: only canonical bytes, no empty
+/// segment, no unwanted trailing slash, short enough, and no segment holding an identifier.
+fn is_clean(path: &str, rules: PathRules) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/')
+        || bytes.len() > MAX_PAGE_LEN
+        || (bytes.len() > 1 && bytes.ends_with(b"/") && rules.strip_trailing_slash)
+        || !bytes.iter().all(|&b| b == b'/' || literal_in_segment(b))
+    {
+        return false;
+    }
+    let trailing = usize::from(bytes.len() > 1 && bytes.ends_with(b"/"));
+    let body = &path[1..path.len() - trailing];
+    if body.is_empty() {
+        // `/` is clean, `//` is not.
+        return bytes.len() == 1;
+    }
+    let mut segments = 0;
+    for segment in body.split('/') {
+        segments += 1;
+        if segment.is_empty() || segments > rules.max_segments || classify(segment).is_some() {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -119,21 +197,92 @@ mod tests {
         assert_eq!(page("/a%2fb%c3%a9"), "/a%2Fb%C3%A9");
         assert_eq!(page("/100%"), "/100%25");
         assert_eq!(page("/%zz"), "/%25zz");
-        assert_eq!(page("/caf\u{e9}"), "/caf\u{e9}");
+        assert_eq!(page("/caf\u{e9}"), "/caf%C3%A9");
+        assert_eq!(page("/a b"), "/a%20b");
         assert_eq!(normalise_path("/blog/", false), "/blog/");
+        assert_eq!(normalise_path("/blog//", false), "/blog/");
+        assert_eq!(normalise_path("//", false), "/");
         assert_eq!(page("/"), "/");
     }
 
     #[test]
-    fn caps_length_at_a_character_boundary() {
+    fn caps_length_without_cutting_a_character_or_an_escape() {
         let long = format!("/{}", "é".repeat(300));
         let page = page(&long);
-        assert!(page.len() <= MAX_PAGE_LEN);
-        assert!(page.starts_with("/é"));
+        assert!(
+            page.len() <= MAX_PAGE_LEN && page.len() > MAX_PAGE_LEN - 6,
+            "{page}"
+        );
+        assert!(page.starts_with("/%C3%A9"));
+        assert!(page.ends_with("%A9"), "{page}");
+        let words = format!("/{}", "word/".repeat(100));
+        assert!(page_len_ok(&normalise_path(&words, false)));
+    }
+
+    fn page_len_ok(page: &str) -> bool {
+        page.len() <= MAX_PAGE_LEN && !page.ends_with("//")
     }
 
     #[test]
     fn plain_paths_are_borrowed() {
-        assert!(matches!(normalise_path("/blog/x", true), Cow::Borrowed(_)));
+        for path in ["/blog/x", "/", "/2024/05/hello-world", "/products/shoes-42"] {
+            assert!(matches!(normalise_path(path, true), Cow::Borrowed(_)), "{path}");
+        }
+        assert!(matches!(normalise_path("/blog/", false), Cow::Borrowed(_)));
+    }
+
+    /// Realistic pages of ordinary sites: none may be changed.
+    const ORDINARY_PAGES: &[&str] = &[
+        "/",
+        "/about",
+        "/2024/05/hello-world",
+        "/page/2",
+        "/products/shoes-42",
+        "/blog/rust-1.80-released",
+        "/docs/getting-started/installation",
+        "/wiki/List_of_Apollo_11_astronauts",
+        "/en-US/docs/Web/API/Navigator/platform",
+        "/questions/12345/how-to-parse-json",
+        "/shop/category/mens-shoes/page/3",
+        "/news/2024-05-17-launch-day",
+        "/@alice",
+        "/downloads/report-2023-q4.pdf",
+        "/tags/c%2B%2B",
+    ];
+
+    #[test]
+    fn ordinary_pages_come_through_unchanged() {
+        for path in ORDINARY_PAGES {
+            let expected = if *path == "/tags/c%2B%2B" {
+                "/tags/c++"
+            } else {
+                path
+            };
+            assert_eq!(normalise_path(path, true), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn identifiers_in_paths_become_placeholders() {
+        for (raw, expected) in [
+            ("/user/bob@example.com", "/user/:email"),
+            ("/user/bob%40example.com/settings", "/user/:email/settings"),
+            ("/user/%62ob%2540Example.COM", "/user/:email"),
+            ("/order/123456789012", "/order/:id"),
+            ("/cart;jsessionid=0123456789ABCDEF/checkout", "/cart/checkout"),
+            ("/acct/bob@example.com", "/acct/:email"),
+            ("/call/+49-151-2345678", "/call/:phone"),
+            ("/item/123e4567-e89b-12d3-a456-426614174000", "/item/:uuid"),
+            ("/from/192.168.1.1/x", "/from/:ip/x"),
+            ("/from/%5B::1%5D", "/from/:ip"),
+            ("/reset/d41d8cd98f00b204e9800998ecf8427e", "/reset/:token"),
+            (
+                "/auth/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+                "/auth/:token",
+            ),
+            ("/adm\u{200B}in/\u{202E}x", "/admin/x"),
+        ] {
+            assert_eq!(normalise_path(raw, true), expected, "{raw}");
+        }
     }
 }

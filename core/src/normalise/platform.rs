@@ -1,9 +1,98 @@
-//! Platform normalisation: a coarse description of the device, limited so it cannot fingerprint.
+//! Platform normalisation: the operating system family, from a closed list, and a mobile/desktop
+//! class. The raw string a client sends is never stored: a free-form value would let a client
+//! write most of a User-Agent (a fingerprint) into a tag.
 
-use std::borrow::Cow;
+/// The operating system family, as written in the `platform` tag. Nothing else is ever written
+/// there; without a platform in the beacon, the tag is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Windows,
+    MacOs,
+    Linux,
+    Android,
+    Ios,
+    ChromeOs,
+    Bsd,
+    /// Sent, but none of the above (game consoles, feature phones, Fuchsia, anything unknown).
+    Other,
+}
 
-/// Longest platform string kept, in characters.
-pub const MAX_PLATFORM_LEN: usize = 48;
+impl Platform {
+    pub const ALL: [Platform; 8] = [
+        Platform::Windows,
+        Platform::MacOs,
+        Platform::Linux,
+        Platform::Android,
+        Platform::Ios,
+        Platform::ChromeOs,
+        Platform::Bsd,
+        Platform::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Windows => "Windows",
+            Platform::MacOs => "macOS",
+            Platform::Linux => "Linux",
+            Platform::Android => "Android",
+            Platform::Ios => "iOS",
+            Platform::ChromeOs => "ChromeOS",
+            Platform::Bsd => "BSD",
+            Platform::Other => "other",
+        }
+    }
+}
+
+/// The platform family of what a browser reports, either as `navigator.platform` (`Win32`,
+/// `MacIntel`, `Linux x86_64`, `iPhone`, `CrOS x86_64`, `FreeBSD amd64`, …) or as the client hint
+/// `navigator.userAgentData.platform` (`Windows`, `macOS`, `Chrome OS`, `Android`, `iOS`, …).
+/// `None` when nothing (or only white space) was sent.
+///
+/// `Linux` on ARM (`Linux armv8l`, `Linux aarch64`) is what Android browsers report as
+/// `navigator.platform`; desktop Linux on ARM (a Raspberry Pi, say) is rare next to it, so it
+/// counts as Android.
+pub fn normalise_platform(raw: Option<&str>) -> Option<Platform> {
+    let raw = raw?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let starts = |prefix: &str| {
+        raw.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let is = |name: &str| raw.eq_ignore_ascii_case(name);
+    Some(if starts("win") {
+        Platform::Windows
+    } else if starts("mac") {
+        Platform::MacOs
+    } else if starts("iphone") || starts("ipad") || starts("ipod") || is("ios") || is("ipados") {
+        Platform::Ios
+    } else if starts("android") || (starts("linux") && is_arm(raw)) {
+        Platform::Android
+    } else if starts("cros") || is("chrome os") || is("chromium os") || is("chromeos") {
+        Platform::ChromeOs
+    } else if starts("linux") || starts("x11") || is("ubuntu") || is("fedora") {
+        Platform::Linux
+    } else if ["freebsd", "openbsd", "netbsd", "dragonfly"]
+        .iter()
+        .any(|bsd| starts(bsd))
+    {
+        Platform::Bsd
+    } else {
+        Platform::Other
+    })
+}
+
+fn is_arm(raw: &str) -> bool {
+    contains_ignoring_case(raw, "arm") || contains_ignoring_case(raw, "aarch64")
+}
+
+/// `needle` must be lower-case ASCII.
+fn contains_ignoring_case(text: &str, needle: &str) -> bool {
+    text.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
 
 /// The coarse device class recorded with every page view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,55 +110,18 @@ impl Device {
     }
 }
 
-/// Keeps letters, digits, spaces and `._-()/,;:+`, collapses runs of spaces, caps the length.
-/// `navigator.platform` values ("Linux x86_64", "Win32", "iPhone", "MacIntel") pass unchanged.
-pub fn normalise_platform(raw: Option<&str>) -> Option<Cow<'_, str>> {
-    let raw = raw?;
-    let plain = !raw.is_empty()
-        && raw.len() <= MAX_PLATFORM_LEN
-        && !raw.starts_with(' ')
-        && !raw.ends_with(' ')
-        && !raw.as_bytes().windows(2).any(|pair| pair == b"  ")
-        && raw.bytes().all(|b| b == b' ' || platform_byte(b));
-    if plain {
-        return Some(Cow::Borrowed(raw));
-    }
-    let mut kept = String::new();
-    let mut count = 0;
-    for c in raw.chars() {
-        if count == MAX_PLATFORM_LEN {
-            break;
-        }
-        if c.is_ascii() && platform_byte(c as u8) {
-            kept.push(c);
-            count += 1;
-        } else if c.is_whitespace() && !kept.is_empty() && !kept.ends_with(' ') {
-            kept.push(' ');
-            count += 1;
-        }
-    }
-    let kept = kept.trim_end().to_owned();
-    (!kept.is_empty()).then_some(Cow::Owned(kept))
-}
-
-fn platform_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'.' | b'_' | b'-' | b'(' | b')' | b'/' | b',' | b';' | b':' | b'+'
-        )
-}
-
-/// The browser's own hint wins (`navigator.userAgentData.mobile`); otherwise the platform string
-/// decides. Without either, the class is unknown and no tag is written.
-pub fn classify_device(mobile_hint: Option<bool>, platform: Option<&str>) -> Option<Device> {
+/// The browser's own hint wins (`navigator.userAgentData.mobile`); otherwise the raw platform
+/// string decides (before it is reduced to a [`Platform`]). Without either, the class is unknown
+/// and no tag is written.
+pub fn classify_device(mobile_hint: Option<bool>, raw_platform: Option<&str>) -> Option<Device> {
     if let Some(mobile) = mobile_hint {
         return Some(if mobile { Device::Mobile } else { Device::Desktop });
     }
-    let platform = platform?.to_ascii_lowercase();
-    const MOBILE_MARKERS: [&str; 7] = ["android", "iphone", "ipad", "ipod", "mobile", "arm", "aarch64"];
-    let mobile = MOBILE_MARKERS[..5].iter().any(|m| platform.contains(m))
-        || (platform.starts_with("linux") && MOBILE_MARKERS[5..].iter().any(|m| platform.contains(m)));
+    let platform = raw_platform?;
+    const MOBILE_MARKERS: [&str; 5] = ["android", "iphone", "ipad", "ipod", "mobile"];
+    let linux = platform.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("linux"));
+    let mobile =
+        MOBILE_MARKERS.iter().any(|m| contains_ignoring_case(platform, m)) || (linux && is_arm(platform));
     Some(if mobile { Device::Mobile } else { Device::Desktop })
 }
 
@@ -78,24 +130,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_ordinary_platforms() {
-        for p in ["Linux x86_64", "Win32", "MacIntel", "iPhone", "Linux armv8l"] {
-            assert_eq!(normalise_platform(Some(p)).as_deref(), Some(p));
+    fn maps_what_browsers_report() {
+        for (raw, platform) in [
+            ("Win32", Platform::Windows),
+            ("Win64", Platform::Windows),
+            ("Windows", Platform::Windows),
+            ("MacIntel", Platform::MacOs),
+            ("MacPPC", Platform::MacOs),
+            ("macOS", Platform::MacOs),
+            ("Linux x86_64", Platform::Linux),
+            ("Linux i686", Platform::Linux),
+            ("Linux", Platform::Linux),
+            ("X11", Platform::Linux),
+            ("Linux armv8l", Platform::Android),
+            ("Linux aarch64", Platform::Android),
+            ("Linux armv7l", Platform::Android),
+            ("Android", Platform::Android),
+            ("iPhone", Platform::Ios),
+            ("iPad", Platform::Ios),
+            ("iPod touch", Platform::Ios),
+            ("iPhone Simulator", Platform::Ios),
+            ("iOS", Platform::Ios),
+            ("CrOS x86_64", Platform::ChromeOs),
+            ("CrOS aarch64", Platform::ChromeOs),
+            ("Chrome OS", Platform::ChromeOs),
+            ("Chromium OS", Platform::ChromeOs),
+            ("FreeBSD amd64", Platform::Bsd),
+            ("OpenBSD amd64", Platform::Bsd),
+            ("NetBSD", Platform::Bsd),
+            ("  win32 ", Platform::Windows),
+            ("Fuchsia", Platform::Other),
+            ("Unknown", Platform::Other),
+            ("PlayStation 4", Platform::Other),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0.0.0",
+                Platform::Other,
+            ),
+            ("evil,tag=x \"q\"\n", Platform::Other),
+        ] {
+            assert_eq!(normalise_platform(Some(raw)), Some(platform), "{raw:?}");
         }
+        assert_eq!(normalise_platform(Some("  \t ")), None);
+        assert_eq!(normalise_platform(Some("")), None);
+        assert_eq!(normalise_platform(None), None);
     }
 
     #[test]
-    fn limits_charset_and_length() {
-        assert_eq!(
-            normalise_platform(Some("Linux\n x86_64,os=evil \"q\"")).as_deref(),
-            Some("Linux x86_64,osevil q")
-        );
-        assert_eq!(normalise_platform(Some("  \t ")), None);
-        assert_eq!(
-            normalise_platform(Some(&"x".repeat(500))).unwrap().len(),
-            MAX_PLATFORM_LEN
-        );
-        assert_eq!(normalise_platform(None), None);
+    fn platform_names_are_plain_tag_values() {
+        for p in Platform::ALL {
+            assert!(p.as_str().bytes().all(|b| b.is_ascii_alphanumeric()), "{p:?}");
+        }
     }
 
     #[test]

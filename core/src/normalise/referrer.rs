@@ -1,8 +1,9 @@
 //! Referrer normalisation: where a visit came from, never who came.
 
 use crate::domain_list::DomainList;
-use crate::normalise::domain::normalise_host;
-use crate::normalise::page::MAX_PAGE_LEN;
+use crate::normalise::domain::{host_core, is_ip_literal};
+use crate::normalise::page::{clean_path, PathRules};
+use crate::normalise::scrub::classify;
 
 /// What is kept of a referrer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +13,8 @@ pub enum Referrer {
     /// A page of the same site: not recorded at all, so movements within a site cannot be
     /// followed (privacy rule 4).
     SameSite,
-    /// Another site: its host, and scheme + host + path (no userinfo, port, query or fragment).
+    /// Another site: its host, and scheme + host + the first [`REFERRER_PATH_SEGMENTS`] segments
+    /// of its path, scrubbed like a page (no userinfo, port, query or fragment).
     External { domain: String, url: String },
 }
 
@@ -37,28 +39,44 @@ pub fn normalise_referrer(raw: Option<&str>, site: &str, allowed: &DomainList) -
     }
 }
 
+/// Segments of a referrer's path that are kept: enough for the section of a site a visit came
+/// from (`/r/rust`, `/owner/repo`, `/questions/:id`), not enough to name a visitor's own page deep
+/// inside a web-mail or account area (`/u/0/bob@example.com/inbox/…`).
+pub const REFERRER_PATH_SEGMENTS: usize = 2;
+
 fn keep_external((scheme, host, path): (&str, &str, &str), site: &str, allowed: &DomainList) -> Referrer {
     if !matches!(scheme, "http" | "https") {
         return Referrer::None;
     }
-    let Some(host) = normalise_host(host) else {
+    let Some(core) = host_core(host) else {
         return Referrer::None;
     };
+    let host = core.to_ascii_lowercase();
+    // An address, not a site: `referrer_domain` would record where a visitor's own machine or
+    // network is. Identifiers in a host name (`4915123456789.example.org`) drop it too.
+    if is_ip_literal(&host) {
+        return Referrer::None;
+    }
     if host == site || allowed.contains(&host) {
         return Referrer::SameSite;
     }
-    let mut kept = String::with_capacity(scheme.len() + 3 + host.len() + path.len().min(MAX_PAGE_LEN));
+    if classify(core).is_some() {
+        return Referrer::None;
+    }
+    let path = clean_path(
+        path,
+        PathRules {
+            strip_trailing_slash: false,
+            max_segments: REFERRER_PATH_SEGMENTS,
+        },
+    );
+    let mut kept = String::with_capacity(scheme.len() + 3 + host.len() + path.len());
     kept.push_str(scheme);
     kept.push_str("://");
     kept.push_str(&host);
-    for c in path.chars().filter(|c| !c.is_control()) {
-        if kept.len() + c.len_utf8() > host.len() + 8 + MAX_PAGE_LEN {
-            break;
-        }
-        kept.push(c);
-    }
+    kept.push_str(&path);
     Referrer::External {
-        domain: host.into_owned(),
+        domain: host,
         url: kept,
     }
 }
@@ -227,6 +245,66 @@ mod tests {
         let Referrer::External { url, .. } = referrer(&long) else {
             panic!()
         };
-        assert!(url.len() <= "https://o.org".len() + MAX_PAGE_LEN);
+        assert!(url.len() <= "https://o.org".len() + crate::normalise::page::MAX_PAGE_LEN);
+    }
+
+    fn url_of(raw: &str) -> String {
+        match referrer(raw) {
+            Referrer::External { url, .. } => url,
+            other => panic!("{raw}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keeps_two_scrubbed_segments_of_the_path() {
+        for (raw, kept) in [
+            (
+                "https://news.ycombinator.com/item?id=1",
+                "https://news.ycombinator.com/item",
+            ),
+            (
+                "https://www.reddit.com/r/rust/comments/abc/title/",
+                "https://www.reddit.com/r/rust",
+            ),
+            ("https://o.org/a/", "https://o.org/a/"),
+            (
+                "https://mail.other.org/u/0/bob@example.com/inbox/FMfcgz",
+                "https://mail.other.org/u/0",
+            ),
+            ("https://o.org/u/bob@example.com/x", "https://o.org/u/:email"),
+            ("https://o.org/u/bob%40example.com", "https://o.org/u/:email"),
+            ("https://o.org/order/123456789012", "https://o.org/order/:id"),
+            ("https://o.org/cart;jsessionid=ABC/x", "https://o.org/cart/x"),
+            ("https://o.org/%E2%80%8Bx", "https://o.org/x"),
+        ] {
+            assert_eq!(url_of(raw), kept, "{raw}");
+        }
+    }
+
+    #[test]
+    fn drops_referrers_from_ip_addresses_in_any_spelling() {
+        for raw in [
+            "https://192.168.1.1/x",
+            "http://3232235777/",
+            "http://0xC0A80101/",
+            "http://0300.0250.0.1/",
+            "http://0x7f.1/",
+            "http://127.1/",
+            "https://[2001:db8::1]/x",
+            "https://[::ffff:192.168.1.1]/",
+            "http://1.2.3.4:8080/a",
+        ] {
+            assert_eq!(referrer(raw), Referrer::None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn drops_referrers_whose_host_holds_an_identifier() {
+        for raw in [
+            "https://4915123456789.example.org/",
+            "https://123e4567-e89b-12d3-a456-426614174000.o.org/",
+        ] {
+            assert_eq!(referrer(raw), Referrer::None, "{raw}");
+        }
     }
 }
