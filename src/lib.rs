@@ -1,28 +1,37 @@
 //! `ngx_http_analytics_module`: privacy-first web analytics inside nginx.
 //!
-//! This crate is the thin nginx shell around [`analytics_core`]: it registers the module and its
-//! directives, answers beacon requests, and ships the resulting lines from each worker to the
-//! configured sink on nginx's event loop. Every `unsafe` block says why it is sound.
+//! This crate is the thin nginx shell around [`analytics_core`]. A beacon flows one way:
+//! `handlers/beacon.rs` (the request) → `analytics_core` (beacon → outcome → line) →
+//! `worker.rs` (the worker's pending lines) → `sink/*.rs` (the socket or file). This file only
+//! registers the module and its life-cycle hooks. Every `unsafe` block says why it is sound.
 
 use std::ptr;
 
-use nginx_sys::{ngx_cycle_t, ngx_http_module_t, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_HTTP_MODULE};
+use nginx_sys::{
+    ngx_array_push, ngx_conf_t, ngx_cycle_t, ngx_http_core_main_conf_t, ngx_http_handler_pt,
+    ngx_http_module_t, ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_int_t, ngx_module_t, ngx_uint_t,
+    NGX_HTTP_MODULE,
+};
 use ngx::core::Status;
-use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf};
+use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 
-mod agent_handler;
-mod beacon_handler;
-mod config;
-mod pixel_handler;
+mod budget_zone;
+mod conf;
+mod directives;
+mod handlers;
+mod net;
+mod panic_guard;
 mod request_body;
 mod response;
 mod shared_state;
 mod sink;
-mod status_handler;
+mod timer;
 mod visitor_filter;
-mod worker_sink;
+mod worker;
 
-use config::{LocationConfig, MainConfig, COMMANDS};
+use conf::{LocationConf, MainConf};
+use directives::COMMANDS;
+use panic_guard::contain;
 
 pub struct AnalyticsModule;
 
@@ -34,27 +43,27 @@ impl HttpModule for AnalyticsModule {
     }
 }
 
-// SAFETY: the main configuration of this module is always a `MainConfig`, created by
+// SAFETY: the main configuration of this module is always a `MainConf`, created by
 // `create_main_conf` below.
 unsafe impl HttpModuleMainConf for AnalyticsModule {
-    type MainConf = MainConfig;
+    type MainConf = MainConf;
 }
 
-// SAFETY: the location configuration of this module is always a `LocationConfig`, created by
+// SAFETY: the location configuration of this module is always a `LocationConf`, created by
 // `create_loc_conf` below.
 unsafe impl HttpModuleLocationConf for AnalyticsModule {
-    type LocationConf = LocationConfig;
+    type LocationConf = LocationConf;
 }
 
 static MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     preconfiguration: None,
-    postconfiguration: None,
+    postconfiguration: Some(postconfiguration),
     create_main_conf: Some(AnalyticsModule::create_main_conf),
-    init_main_conf: Some(config::init_main_conf),
+    init_main_conf: Some(conf::init_main_conf),
     create_srv_conf: None,
     merge_srv_conf: None,
     create_loc_conf: Some(AnalyticsModule::create_loc_conf),
-    merge_loc_conf: Some(config::merge_loc_conf),
+    merge_loc_conf: Some(conf::merge_loc_conf),
 };
 
 #[cfg(feature = "export-modules")]
@@ -73,17 +82,53 @@ pub static mut ngx_http_analytics_module: ngx_module_t = ngx_module_t {
     ..ngx_module_t::default()
 };
 
-/// Starts the per-worker sink: its socket or file, its pending buffer and its flush timer.
+/// Sizes the cardinality budget now that every location is known, and adds the log-phase
+/// handler that counts requests nginx answered before the module ran.
+extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+    // SAFETY: nginx calls postconfiguration with the configuration being parsed.
+    let cf_ref = unsafe { &*cf };
+    if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
+        if main.sink.is_some() {
+            // SAFETY: `cf` is the configuration being parsed; `main` lives as long as its cycle.
+            if let Err(e) = unsafe { main.budget.add_zone(cf) } {
+                directives::fail(cf, &format!("\"analytics_budget\": {e}"));
+                return Status::NGX_ERROR.into();
+            }
+        }
+    }
+    let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf_ref) else {
+        return Status::NGX_ERROR.into();
+    };
+    let cmcf: &mut ngx_http_core_main_conf_t = cmcf;
+    // SAFETY: the log phase's handler array is initialised by the core module before any
+    // postconfiguration runs; ngx_array_push returns null or room for one handler.
+    let slot = unsafe {
+        ngx_array_push(&mut cmcf.phases[ngx_http_phases_NGX_HTTP_LOG_PHASE as usize].handlers)
+            .cast::<ngx_http_handler_pt>()
+    };
+    // SAFETY: a non-null slot is room for one handler pointer.
+    match unsafe { slot.as_mut() } {
+        Some(slot) => {
+            *slot = Some(handlers::log_phase::log_phase_handler);
+            Status::NGX_OK.into()
+        }
+        None => Status::NGX_ERROR.into(),
+    }
+}
+
+/// Starts the worker's sink: its socket or file, its pending buffer and its flush timer.
 extern "C" fn init_worker(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     // SAFETY: nginx calls init_process with the worker's valid cycle.
     let cycle = unsafe { &mut *cycle };
-    let Some(main) = AnalyticsModule::main_conf_mut(cycle) else {
+    let log = cycle.log;
+    let started = contain("worker start", log, || match AnalyticsModule::main_conf(cycle) {
         // No http block: nothing to do.
-        return Status::NGX_OK.into();
-    };
-    match main.start_worker(cycle.log) {
-        Ok(()) => Status::NGX_OK.into(),
-        Err(()) => Status::NGX_ERROR.into(),
+        None => Ok(()),
+        Some(main) => worker::start(main, log),
+    });
+    match started {
+        Some(Ok(())) => Status::NGX_OK.into(),
+        _ => Status::NGX_ERROR.into(),
     }
 }
 
@@ -91,8 +136,6 @@ extern "C" fn init_worker(cycle: *mut ngx_cycle_t) -> ngx_int_t {
 /// graceful one), and counts what could not be delivered.
 extern "C" fn exit_worker(cycle: *mut ngx_cycle_t) {
     // SAFETY: nginx calls exit_process with the worker's valid cycle.
-    let cycle = unsafe { &mut *cycle };
-    if let Some(main) = AnalyticsModule::main_conf_mut(cycle) {
-        main.stop_worker();
-    }
+    let log = unsafe { (*cycle).log };
+    contain("worker exit", log, worker::stop);
 }

@@ -21,9 +21,9 @@ const ZONE_NAME: &str = "ngx_http_analytics_module";
 /// Room for the slab allocator's header and our few dozen bytes, in whole pages.
 const ZONE_SIZE: usize = 64 * 1024;
 
-/// What the status counters count. The beacon location answers every request exactly once, so
+/// What the status counters count. Every request of a beacon location is counted exactly once, so
 /// `answered = accepted + not_found + events + unlisted + preflight + ignored_dnt + each
-/// rejected_*` holds after any load.
+/// rejected_* + internal_errors` holds after any load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Counter {
@@ -64,10 +64,25 @@ pub enum Counter {
     DroppedRefused,
     /// Lines still pending when a worker had to exit.
     DroppedAtExit,
+    /// Requests of a beacon or pixel location that nginx answered before the module could:
+    /// a body over `client_max_body_size`, a malformed body, a client that went away.
+    RejectedByNginx,
+    /// Requests answered 500 because of an internal error in the module (logged as `[alert]`).
+    InternalErrors,
+    /// Lines written with `(other)` in place of a value over its cardinality budget, by tag
+    /// kind (in the order of `BudgetedTag::kind_index`).
+    OverflowPage,
+    OverflowNotFoundPage,
+    OverflowEventPage,
+    OverflowEventName,
+    OverflowReferrer,
+    OverflowCampaign,
+    OverflowUnlisted,
+    OverflowSeries,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 22] = [
+    pub const ALL: [Counter; 32] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -90,6 +105,28 @@ impl Counter {
         Counter::DroppedSinkError,
         Counter::DroppedRefused,
         Counter::DroppedAtExit,
+        Counter::RejectedByNginx,
+        Counter::InternalErrors,
+        Counter::OverflowPage,
+        Counter::OverflowNotFoundPage,
+        Counter::OverflowEventPage,
+        Counter::OverflowEventName,
+        Counter::OverflowReferrer,
+        Counter::OverflowCampaign,
+        Counter::OverflowUnlisted,
+        Counter::OverflowSeries,
+    ];
+
+    /// The overflow counters, indexed by `BudgetedTag::kind_index`.
+    pub const OVERFLOW: [Counter; 8] = [
+        Counter::OverflowPage,
+        Counter::OverflowNotFoundPage,
+        Counter::OverflowEventPage,
+        Counter::OverflowEventName,
+        Counter::OverflowReferrer,
+        Counter::OverflowCampaign,
+        Counter::OverflowUnlisted,
+        Counter::OverflowSeries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +153,16 @@ impl Counter {
             Counter::DroppedSinkError => "dropped_sink_error",
             Counter::DroppedRefused => "dropped_refused",
             Counter::DroppedAtExit => "dropped_at_exit",
+            Counter::RejectedByNginx => "rejected_by_nginx",
+            Counter::InternalErrors => "internal_errors",
+            Counter::OverflowPage => "budget_overflow_page",
+            Counter::OverflowNotFoundPage => "budget_overflow_notfound_page",
+            Counter::OverflowEventPage => "budget_overflow_event_page",
+            Counter::OverflowEventName => "budget_overflow_event_name",
+            Counter::OverflowReferrer => "budget_overflow_referrer_domain",
+            Counter::OverflowCampaign => "budget_overflow_campaign",
+            Counter::OverflowUnlisted => "budget_overflow_unlisted_domain",
+            Counter::OverflowSeries => "budget_overflow_series",
         }
     }
 }

@@ -126,9 +126,43 @@ fn junk_page(n: u64) -> String {
     format!("/{n:016x}")
 }
 
+/// The doorkeeper alone: no share of the budget is open to first sightings.
+fn doorkeeper_only() -> BudgetConfig {
+    BudgetConfig {
+        open_share: 0,
+        ..BudgetConfig::default()
+    }
+}
+
+#[test]
+fn a_quiet_site_is_counted_exactly_and_a_flood_takes_at_most_the_open_share() {
+    let mut collector = Collector::new(BudgetConfig::default());
+    // 3,000 pages read once each: far below the budget, so every one is named at once.
+    for i in 0..3_000 {
+        assert_eq!(collector.record(&page_view(&real_page(i)))["page"], real_page(i));
+    }
+    // One-shot junk takes what is left of the open half (5,000 of 10,000) and no more.
+    let mut random = Random(7);
+    for _ in 0..110_000 {
+        collector.record(&page_view(&junk_page(random.next())));
+    }
+    let budget = BudgetConfig::default().page;
+    assert_eq!(
+        collector.budget().admitted_count(Some(0), BudgetedTag::Page, NOW),
+        budget / 2
+    );
+    // New real pages still get in once seen again; old ones keep their tags.
+    for i in 3_000..8_000 {
+        collector.record(&page_view(&real_page(i)));
+        assert_eq!(collector.record(&page_view(&real_page(i)))["page"], real_page(i));
+    }
+    assert_eq!(collector.record(&page_view(&real_page(0)))["page"], real_page(0));
+    assert_eq!(collector.distinct("page"), budget as usize / 2 + 5_000 + 1);
+}
+
 #[test]
 fn a_flood_of_random_pages_stays_under_other_while_every_real_page_gets_its_tag() {
-    let mut collector = Collector::new(BudgetConfig::default());
+    let mut collector = Collector::new(doorkeeper_only());
     let mut random = Random(1);
     let mut real_pages_tagged = HashSet::new();
     for visit in flood_and_real_traffic(&mut random) {
@@ -157,6 +191,7 @@ fn a_flood_of_random_pages_stays_under_other_while_every_real_page_gets_its_tag(
 #[test]
 fn with_a_tiny_budget_the_flood_still_gets_nothing_and_the_budget_is_exact() {
     let config = BudgetConfig {
+        open_share: 0,
         page: 2_000,
         ..Default::default()
     };
@@ -186,6 +221,7 @@ fn a_flood_that_repeats_each_value_fills_the_budget_and_no_more() {
     // The doorkeeper's limit: junk sent twice gets in until the budget is spent. Pages admitted
     // before keep their tags; the rest of the period new pages are counted under (other).
     let config = BudgetConfig {
+        open_share: 0,
         page: 1_000,
         ..Default::default()
     };
@@ -219,7 +255,7 @@ fn a_flood_that_repeats_each_value_fills_the_budget_and_no_more() {
 
 #[test]
 fn random_referrers_and_campaign_values_never_reach_a_tag_or_the_referrer_field() {
-    let mut collector = Collector::new(BudgetConfig::default());
+    let mut collector = Collector::new(doorkeeper_only());
     let mut random = Random(4);
     for _ in 0..20_000 {
         let (host, campaign) = (random.next(), random.next());
@@ -252,6 +288,7 @@ fn random_referrers_and_campaign_values_never_reach_a_tag_or_the_referrer_field(
 fn past_the_series_budget_lines_collapse_onto_a_few_overflow_series() {
     // No doorkeeper and roomy per-tag budgets, so that every line brings a new combination.
     let config = BudgetConfig {
+        open_share: 0,
         admit_after: 1,
         series: 50,
         ..Default::default()

@@ -1,5 +1,6 @@
-//! Sinks: where a worker's batches of lines go. Each one is non-blocking from the worker's point of
-//! view: a send either completes at once, or says "try later", or fails for good.
+//! Sinks: where a worker's batches of lines go. Each knows only its own target; each send either
+//! completes at once, says "try later", fails for good, or hands the batch to a sink that
+//! delivers it on its own (HTTP). None of them blocks the worker.
 
 pub mod file;
 pub mod http;
@@ -7,14 +8,14 @@ pub mod udp;
 
 use nginx_sys::ngx_log_t;
 
-use crate::config::SinkConfig;
+use crate::conf::SinkTarget;
 use crate::shared_state::SharedState;
 
 /// What happened to one batch.
 pub enum SendOutcome {
     /// This many bytes (from the front of the batch) were delivered.
     Sent(usize),
-    /// Nothing was delivered; the same batch should be offered again later.
+    /// Nothing was delivered; the same batch should be offered again after the flush interval.
     Retry(String),
     /// The batch can never be delivered (e.g. too large for a datagram); drop and count it.
     Failed(String),
@@ -24,54 +25,70 @@ pub enum SendOutcome {
     Busy,
 }
 
-pub enum SinkTarget {
+pub enum Sink {
     Udp(udp::UdpSink),
     File(file::FileSink),
-    /// Boxed: nginx keeps pointers to it while requests are on their way.
+    /// Boxed: it is much larger than the others (its batch queue, timers and reader).
     Http(Box<http::HttpSink>),
 }
 
-impl SinkTarget {
+impl Sink {
     pub fn open(
-        config: &SinkConfig,
+        target: &SinkTarget,
+        address: &str,
         shared: &'static SharedState,
         log: *mut ngx_log_t,
-    ) -> Result<SinkTarget, ()> {
-        if let Some(target) = &config.http {
-            let sink = http::HttpSink::new(target.clone(), config.address.to_string(), shared, log);
-            return Ok(SinkTarget::Http(Box::new(sink)));
-        }
-        if let Some(peer) = config.udp_peer {
-            return udp::UdpSink::open(peer, config.datagram_size, log).map(SinkTarget::Udp);
-        }
-        Ok(SinkTarget::File(file::FileSink::new(config.file)))
+    ) -> Result<Sink, ()> {
+        Ok(match target {
+            SinkTarget::Udp { peer, datagram_size } => {
+                Sink::Udp(udp::UdpSink::open(*peer, *datagram_size, log)?)
+            }
+            SinkTarget::File(file) => Sink::File(file::FileSink::new(file)),
+            SinkTarget::Http(http) => {
+                Sink::Http(Box::new(http::HttpSink::new(http.clone(), address, shared, log)))
+            }
+        })
     }
 
     /// The most bytes and lines one send may carry.
     pub fn max_batch(&self) -> (usize, usize) {
         match self {
-            SinkTarget::Udp(udp) => (udp.datagram_size(), usize::MAX),
-            // Large writes are cheap, but a write to a regular file blocks the worker for its
-            // length: cap it, so a backlog of `buffer=1g` is written in pieces.
-            SinkTarget::File(_) => (file::MAX_WRITE, usize::MAX),
-            SinkTarget::Http(http) => (usize::MAX, http.batch_lines()),
+            Sink::Udp(udp) => (udp.datagram_size(), usize::MAX),
+            Sink::File(_) => (file::MAX_WRITE, usize::MAX),
+            Sink::Http(http) => (usize::MAX, http.batch_lines()),
         }
     }
 
     /// Whether the pending lines make a batch worth sending before the flush timer fires.
     pub fn batch_is_full(&self, pending_bytes: usize, pending_lines: usize) -> bool {
         match self {
-            SinkTarget::Udp(udp) => pending_bytes >= udp.datagram_size(),
-            SinkTarget::File(_) => pending_bytes >= file::FLUSH_THRESHOLD,
-            SinkTarget::Http(http) => pending_lines >= http.batch_lines(),
+            Sink::Udp(udp) => pending_bytes >= udp.datagram_size(),
+            Sink::File(_) => pending_bytes >= file::FLUSH_THRESHOLD,
+            Sink::Http(http) => pending_lines >= http.batch_lines(),
+        }
+    }
+
+    /// Whether a send now could do anything: false while the HTTP sink delivers a batch or waits
+    /// to retry one.
+    pub fn ready(&self) -> bool {
+        match self {
+            Sink::Http(http) => http.ready(),
+            Sink::Udp(_) | Sink::File(_) => true,
         }
     }
 
     pub fn send(&mut self, batch: &[u8]) -> SendOutcome {
         match self {
-            SinkTarget::Udp(udp) => udp.send(batch),
-            SinkTarget::File(file) => file.send(batch),
-            SinkTarget::Http(http) => http.send(batch),
+            Sink::Udp(udp) => udp.send(batch),
+            Sink::File(file) => file.send(batch),
+            Sink::Http(http) => http.send(batch),
+        }
+    }
+
+    /// Gives up what the sink holds of its own (the HTTP sink's batch in flight), counting it.
+    pub fn abandon(&mut self, reason: &str) {
+        if let Sink::Http(http) = self {
+            http.abandon(reason);
         }
     }
 }

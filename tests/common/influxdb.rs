@@ -23,7 +23,23 @@ impl InfluxDb {
 
     /// Refusing request bodies larger than `max_body_size` bytes with `413` (0: no limit).
     pub fn start_limited(database: &str, max_body_size: usize) -> InfluxDb {
-        let influx = Self::start_with(database, None, max_body_size);
+        Self::start_ready(database, max_body_size, "")
+    }
+
+    /// With InfluxDB's cardinality limits lowered: past them it refuses whole batches.
+    pub fn start_with_cardinality_limits(
+        database: &str,
+        max_series: u64,
+        max_values_per_tag: u64,
+    ) -> InfluxDb {
+        let limits = format!(
+            "  max-series-per-database = {max_series}\n  max-values-per-tag = {max_values_per_tag}\n"
+        );
+        Self::start_ready(database, 0, &limits)
+    }
+
+    fn start_ready(database: &str, max_body_size: usize, data_settings: &str) -> InfluxDb {
+        let influx = Self::start_with(database, None, max_body_size, data_settings);
         influx.wait_until_ready();
         influx.query(&format!("CREATE DATABASE \"{database}\""));
         influx
@@ -32,7 +48,7 @@ impl InfluxDb {
     /// With its HTTP API on TLS only (`cert` and `key` are PEM files); it is ready once it accepts
     /// connections, and is queried through a TLS client (the tests use nginx as one).
     pub fn start_tls(database: &str, cert: &std::path::Path, key: &std::path::Path) -> InfluxDb {
-        let influx = Self::start_with(database, Some((cert, key)), 0);
+        let influx = Self::start_with(database, Some((cert, key)), 0, "");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", influx.http_port)).is_err() {
             assert!(Instant::now() < deadline, "influxd did not start");
@@ -45,6 +61,7 @@ impl InfluxDb {
         database: &str,
         tls: Option<(&std::path::Path, &std::path::Path)>,
         max_body_size: usize,
+        data_settings: &str,
     ) -> InfluxDb {
         let dir = tempfile::tempdir().unwrap();
         let (http_port, rpc_port, udp_port) = (free_port(), free_port(), free_udp_port());
@@ -66,7 +83,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   dir = "{d}/data"
   wal-dir = "{d}/wal"
   query-log-enabled = false
-[monitor]
+{data_settings}[monitor]
   store-enabled = false
 [http]
   enabled = true

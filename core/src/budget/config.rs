@@ -2,13 +2,6 @@
 
 use super::tag::BudgetedTag;
 
-/// Values a closed-set tag can take on one line, "absent" included. They bound the series that
-/// lines whose budgeted tags all overflowed can still form; they follow the privacy rules in
-/// `normalise/` (device: mobile, desktop; platform: the platform classes; tz: the real offsets).
-pub const DEVICE_VALUES: u64 = 3;
-pub const PLATFORM_VALUES: u64 = 9;
-pub const TZ_VALUES: u64 = 114;
-
 /// InfluxDB 1.x defaults (`max-series-per-database`, `max-values-per-tag`): past them a database
 /// refuses whole batches.
 pub const INFLUXDB_MAX_SERIES: u64 = 1_000_000;
@@ -32,6 +25,11 @@ pub struct BudgetConfig {
     /// Sightings within the doorkeeper's memory before a new value gets its own tag: 2 (default)
     /// keeps one-shot random values out; 1 turns the doorkeeper off (first come, first served).
     pub admit_after: u8,
+    /// Share of each budget, in percent, that new values take on first sight (default 50): a
+    /// site that never comes near its budget is counted exactly, a page read once included. Past
+    /// that share a new value must pass the doorkeeper, so a flood of one-shot values can take
+    /// no more than this share, and the rest stays for real values seen again (`admit_after=2`).
+    pub open_share: u8,
     /// Page-view pages per domain: 10,000. Large sites have a few thousand pages that are read
     /// on a given day; up to nine domains at this budget stay under InfluxDB's 100,000 values
     /// per tag.
@@ -66,6 +64,7 @@ impl Default for BudgetConfig {
         BudgetConfig {
             period_s: 86_400,
             admit_after: 2,
+            open_share: 50,
             page: 10_000,
             notfound_page: 1_000,
             event_page: 1_000,
@@ -109,6 +108,9 @@ impl BudgetConfig {
             return Err(format!(
                 "budget period must be between {MIN_PERIOD_S} s and {MAX_PERIOD_S} s"
             ));
+        }
+        if self.open_share > 100 {
+            return Err("open_share must be a percentage from 0 to 100".to_owned());
         }
         if !(1..=2).contains(&self.admit_after) {
             return Err("admit_after must be 1 or 2".to_owned());
@@ -165,11 +167,10 @@ impl BudgetConfig {
             .saturating_mul(widest_per_domain.into())
             .max(self.unlisted.into())
             .saturating_add(1);
-        let campaign_presence = 1u64.checked_shl(campaign_params.try_into().unwrap_or(u32::MAX));
-        let overflowed_record_series = campaign_presence
-            .unwrap_or(u64::MAX)
-            .saturating_mul(DEVICE_VALUES * PLATFORM_VALUES * TZ_VALUES * 2);
-        let overflowed_per_domain = overflowed_record_series.saturating_mul(2).saturating_add(1);
+        // Lines past the series budget keep only their domain and `(other)`: one series per
+        // domain for page views, one for not-found pages, one for events.
+        let overflowed_per_domain = 3u64;
+        let _ = campaign_params;
         let series = u64::from(self.series)
             .saturating_add(domains.saturating_mul(overflowed_per_domain))
             .saturating_add(u64::from(self.unlisted) + 1);
@@ -207,8 +208,8 @@ mod tests {
         assert_eq!(config.validate(), Ok(()));
         let bounds = config.bounds(1, 3);
         assert_eq!(bounds.values_per_tag, 10_001);
-        // 200,000 + (2 × 3 × 9 × 114 × 2 × 8 + 1) + 1,001
-        assert_eq!(bounds.series, 200_000 + 98_497 + 1_001);
+        // 200,000 + one overflow series per measurement (3) + 1,001 unlisted
+        assert_eq!(bounds.series, 200_000 + 3 + 1_001);
         assert!(bounds.series < INFLUXDB_MAX_SERIES / 3);
         assert!(!config.describe_bounds(1, 3).contains("over InfluxDB"));
     }

@@ -89,13 +89,23 @@ impl<'a> Budget<'a> {
         if set.is_full(epoch) {
             return Admission::Overflow;
         }
-        if region.uses_doorkeeper && !self.doorkeeper().seen_before(fingerprint) {
+        if region.uses_doorkeeper
+            && !self.in_open_share(&set, region, epoch)
+            && !self.doorkeeper().seen_before(fingerprint)
+        {
             return Admission::Overflow;
         }
         match set.insert(fingerprint, epoch) {
             Insertion::Admitted => Admission::Admitted,
             Insertion::Full => Admission::Overflow,
         }
+    }
+
+    /// Whether the region is still within the share of its budget that new values take on first
+    /// sight (`BudgetConfig::open_share`).
+    fn in_open_share(&self, set: &AdmittedSet<'a>, region: &Region, epoch: u64) -> bool {
+        let open = u64::from(region.budget) * u64::from(self.layout.config().open_share) / 100;
+        u64::from(set.admitted(epoch)) < open
     }
 
     /// Values admitted so far in the current period (for status pages and tests).
@@ -141,6 +151,7 @@ pub(crate) mod tests {
 
     pub(crate) fn small() -> BudgetConfig {
         BudgetConfig {
+            open_share: 0,
             page: 100,
             notfound_page: 10,
             event_page: 10,
@@ -239,6 +250,7 @@ pub(crate) mod tests {
     #[test]
     fn without_doorkeeper_the_first_sighting_is_admitted() {
         let config = BudgetConfig {
+            open_share: 0,
             admit_after: 1,
             ..small()
         };

@@ -12,6 +12,7 @@ const PERIOD_S: u64 = 60;
 
 fn model_config(admit_after: u8) -> BudgetConfig {
     BudgetConfig {
+        open_share: 0,
         period_s: PERIOD_S,
         admit_after,
         page: 4,
@@ -107,6 +108,7 @@ fn racing_workers_never_pass_the_budget_and_find_what_they_admitted() {
     const BUDGET: u32 = 1_000;
     const NOW: u64 = 1_800_000_000;
     let config = BudgetConfig {
+        open_share: 0,
         page: BUDGET,
         ..Default::default()
     };
@@ -156,6 +158,7 @@ fn racing_workers_on_the_same_new_values_admit_each_once() {
     // swaps to the same fingerprint must give their reservation back.
     const NOW: u64 = 1_800_000_000;
     let config = BudgetConfig {
+        open_share: 0,
         admit_after: 1,
         page: 5_000,
         ..Default::default()

@@ -10,11 +10,18 @@ use crate::AnalyticsModule;
 
 pub extern "C" fn status_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls content handlers with a valid request.
+    crate::handlers::guard_content_handler("the status handler", r, || unsafe { answer_status(r) })
+}
+
+/// # Safety
+/// `r` must be a valid request whose response has not been sent.
+unsafe fn answer_status(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY (caller): valid request.
     let req = unsafe { &*r };
     let Some(shared) = AnalyticsModule::main_conf(req).and_then(|main| main.shared()) else {
         return NGX_ERROR as ngx_int_t;
     };
-    // SAFETY: a valid request; the status page ignores any body.
+    // SAFETY (caller): a valid request; the status page ignores any body.
     let rc = unsafe { ngx_http_discard_request_body(r) };
     if rc != NGX_OK as ngx_int_t {
         return rc;
@@ -29,7 +36,7 @@ pub extern "C" fn status_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
             .collect();
         (JSON, format!("{{{}}}\n", fields.join(",")))
     };
-    // SAFETY: a valid request whose response has not been sent.
+    // SAFETY (caller): a valid request whose response has not been sent.
     unsafe {
         send_typed(
             r,

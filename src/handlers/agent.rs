@@ -11,7 +11,7 @@ use crate::response::{request_header, send, send_typed, Header};
 use crate::AnalyticsModule;
 
 /// The minified script, built from `agent/analytics.js` (`npm run build` in `agent/`).
-static MINIFIED: &str = include_str!("../agent/analytics.min.js");
+static MINIFIED: &str = include_str!("../../agent/analytics.min.js");
 /// The beacon URL the script uses when neither the configuration nor the script tag names one.
 const DEFAULT_BEACON: &str = "\"/ping\"";
 const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
@@ -59,22 +59,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 pub extern "C" fn agent_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY: nginx calls content handlers with a valid request.
+    crate::handlers::guard_content_handler("the agent handler", r, || unsafe { serve_script(r) })
+}
+
+/// # Safety
+/// `r` must be a valid request whose response has not been sent.
+unsafe fn serve_script(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY (caller): valid request.
     let req = unsafe { &*r };
     let Some(script) = AnalyticsModule::location_conf(req).and_then(|lcf| lcf.agent.as_ref()) else {
         return nginx_sys::NGX_ERROR as ngx_int_t;
     };
-    // SAFETY: a valid request; the script is served whatever body came with it.
+    // SAFETY (caller): a valid request; the script is served whatever body came with it.
     let rc = unsafe { ngx_http_discard_request_body(r) };
     if rc != NGX_OK as ngx_int_t {
         return rc;
     }
     let method = req.method as u32;
     if method != NGX_HTTP_GET && method != NGX_HTTP_HEAD {
-        // SAFETY: a valid request whose response has not been sent.
+        // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 405, &[("Allow", "GET, HEAD")], b"405 Method Not Allowed\n") };
     }
     let headers = [CACHE_CONTROL, ("ETag", script.etag.as_str())];
-    // SAFETY: a valid request.
+    // SAFETY (caller): a valid request.
     let if_none_match = unsafe { request_header(req, "If-None-Match") };
     let unchanged = if_none_match.is_some_and(|tags| {
         tags.split(',').any(|tag| {
@@ -83,9 +90,9 @@ pub extern "C" fn agent_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
         })
     });
     if unchanged {
-        // SAFETY: a valid request whose response has not been sent.
+        // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 304, &headers, b"") };
     }
-    // SAFETY: a valid request whose response has not been sent.
+    // SAFETY (caller): a valid request whose response has not been sent.
     unsafe { send_typed(r, 200, &headers, JAVASCRIPT, script.body.as_bytes()) }
 }

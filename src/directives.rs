@@ -1,184 +1,37 @@
-//! Directives, their configuration structs, and the create/merge/init life cycle.
-//!
-//! `analytics_sink` lives in the `http` block (one sink per nginx); the beacon directives live in
-//! `http`, `server` and `location` blocks and are inherited downwards. Every value is checked here,
-//! so a mistake fails `nginx -t` with a message that names the directive.
+//! The directives: the commands table and the functions that check each directive's arguments
+//! and store them in the configuration structs of `conf.rs`. This is the only file that knows both
+//! the handlers (to install them in their locations) and the configuration. Every value is checked
+//! here, so a mistake fails `nginx -t` with a message that names the directive.
 
 use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ptr;
 
 use analytics_core::beacon::valid_event_name;
-use analytics_core::http_request::parse_header;
+use analytics_core::budget::BudgetConfig;
+use analytics_core::http::request::parse_header;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
-use analytics_core::{DomainList, Measurement, Policy};
+use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
-    ngx_command_t, ngx_conf_open_file, ngx_conf_t, ngx_log_t, ngx_msec_t, ngx_open_file_t, ngx_parse_size,
-    ngx_parse_time, ngx_shm_zone_t, ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS,
-    NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
-    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+    ngx_command_t, ngx_conf_t, ngx_msec_t, ngx_parse_size, ngx_parse_time, ngx_str_t, ngx_uint_t,
+    NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
+    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
+    NGX_LOG_EMERG,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
-use crate::shared_state;
+use crate::conf::{
+    LocationConf, MainConf, SinkConf, SinkTarget, DEFAULT_BATCH_LINES, DEFAULT_BUFFER_SIZE,
+    DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_HTTP_TIMEOUT_MS,
+    MEASUREMENT_DIRECTIVES,
+};
+use crate::handlers::agent::AgentScript;
+use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
-use crate::sink::SinkTarget;
-use crate::worker_sink::WorkerSink;
 use crate::AnalyticsModule;
-
-/// Lines a worker may hold while its sink is slow or away (`buffer=`).
-pub const DEFAULT_BUFFER_SIZE: usize = 1024 * 1024;
-/// Longest a line waits before it is sent (`flush=`).
-pub const DEFAULT_FLUSH_INTERVAL_MS: ngx_msec_t = 1000;
-/// Largest UDP payload (`datagram=`): fits a 1500-byte Ethernet MTU with IP and UDP headers.
-pub const DEFAULT_DATAGRAM_SIZE: usize = 1472;
-/// Lines per HTTP request (`batch=`): InfluxDB recommends about 5,000.
-pub const DEFAULT_BATCH_LINES: usize = 5000;
-/// Connect, send and answer timeout of the HTTP sink (`timeout=`).
-pub const DEFAULT_HTTP_TIMEOUT_MS: ngx_msec_t = 5000;
-/// How long an exiting worker keeps trying to deliver (`exit_timeout=`).
-pub const DEFAULT_EXIT_TIMEOUT_MS: ngx_msec_t = 10_000;
-/// Largest beacon body (`analytics_max_body`).
-pub const DEFAULT_MAX_BODY: usize = 4096;
-
-/// The measurement directives: which record each names, its default, and whether `off` (write
-/// nothing for these records) is allowed.
-pub struct MeasurementDirective {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub may_be_off: bool,
-}
-
-pub const PAGE_VIEW: usize = 0;
-pub const NOT_FOUND: usize = 1;
-pub const EVENT: usize = 2;
-pub const UNLISTED: usize = 3;
-pub const MEASUREMENT_DIRECTIVES: [MeasurementDirective; 4] = [
-    MeasurementDirective {
-        name: "analytics_measurement",
-        default: "pageview",
-        may_be_off: false,
-    },
-    MeasurementDirective {
-        name: "analytics_notfound_measurement",
-        default: "notfound",
-        may_be_off: false,
-    },
-    MeasurementDirective {
-        name: "analytics_event_measurement",
-        default: "event",
-        may_be_off: false,
-    },
-    MeasurementDirective {
-        name: "analytics_unlisted_measurement",
-        default: "unlisted_domain",
-        may_be_off: true,
-    },
-];
-
-/// `analytics_sink`, as configured.
-pub struct SinkConfig {
-    pub address: SinkAddress,
-    /// The UDP peer, resolved when the configuration is read.
-    pub udp_peer: Option<SocketAddr>,
-    /// The file, opened by nginx so that `nginx -s reopen` reopens it like an access log.
-    pub file: *mut ngx_open_file_t,
-    pub buffer_size: usize,
-    pub flush_interval_ms: ngx_msec_t,
-    pub datagram_size: usize,
-    /// How long an exiting worker keeps trying to deliver (`exit_timeout=`).
-    pub exit_timeout_ms: ngx_msec_t,
-    /// The write API, for `http://` sinks.
-    pub http: Option<HttpTarget>,
-}
-
-/// The `http`-level configuration, and (in a worker) the worker's sink.
-pub struct MainConfig {
-    pub sink: Option<SinkConfig>,
-    beacon_locations: usize,
-    status_locations: usize,
-    shared_zone: *mut ngx_shm_zone_t,
-    pub worker: Option<Box<WorkerSink>>,
-}
-
-impl Default for MainConfig {
-    fn default() -> Self {
-        MainConfig {
-            sink: None,
-            beacon_locations: 0,
-            status_locations: 0,
-            shared_zone: ptr::null_mut(),
-            worker: None,
-        }
-    }
-}
-
-impl MainConfig {
-    pub fn start_worker(&mut self, log: *mut ngx_log_t) -> Result<(), ()> {
-        let Some(sink) = &self.sink else {
-            return Ok(());
-        };
-        // SAFETY: the zone was added in init_main_conf whenever a sink is configured, and nginx
-        // has run its init callback (which sets `data`) before any worker starts.
-        let shared = unsafe { shared_state::from_zone(self.shared_zone) };
-        let target = SinkTarget::open(sink, shared, log)?;
-        let mut worker = WorkerSink::new(target, sink, shared, log);
-        worker.arm_timer_event();
-        self.worker = Some(worker);
-        Ok(())
-    }
-
-    pub fn stop_worker(&mut self) {
-        if let Some(worker) = self.worker.as_mut() {
-            worker.deliver_before_exit();
-        }
-    }
-}
-
-/// The `http`/`server`/`location`-level configuration. `None` means "not set here, inherit".
-#[derive(Default)]
-pub struct LocationConfig {
-    pub beacon: bool,
-    pub domains: Option<DomainList>,
-    pub query_params: Option<Vec<String>>,
-    pub event_names: Option<Vec<String>>,
-    pub strip_trailing_slash: Option<bool>,
-    pub respect_dnt: Option<bool>,
-    pub filter_bots: Option<bool>,
-    pub pixel: bool,
-    /// `analytics_status prometheus`: the text exposition format instead of JSON.
-    pub status_prometheus: bool,
-    /// Built from the values above when the configuration is merged.
-    pub policy: Option<Policy>,
-    /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
-    pub measurements: [Option<Option<Measurement>>; 4],
-    pub max_body: Option<usize>,
-    /// The browser script as served by this location (`analytics_agent`).
-    pub agent: Option<crate::agent_handler::AgentScript>,
-}
-
-impl LocationConfig {
-    pub fn policy(&self) -> &Policy {
-        self.policy.as_ref().expect("merged")
-    }
-    pub fn respect_dnt(&self) -> bool {
-        self.respect_dnt.expect("merged")
-    }
-    pub fn filter_bots(&self) -> bool {
-        self.filter_bots.expect("merged")
-    }
-    /// The measurement for one kind of record ([`PAGE_VIEW`], [`NOT_FOUND`], ...), or `None`
-    /// when it is `off`.
-    pub fn measurement(&self, which: usize) -> Option<&Measurement> {
-        self.measurements[which].as_ref().expect("merged").as_ref()
-    }
-    pub fn max_body(&self) -> usize {
-        self.max_body.expect("merged")
-    }
-}
 
 /// Where a directive may appear, and how many arguments it takes.
 const ANY_LEVEL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
@@ -200,11 +53,17 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 17] = [
+pub static mut COMMANDS: [ngx_command_t; 18] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
         set_sink,
+        HTTP,
+    ),
+    directive(
+        ngx_string!("analytics_budget"),
+        NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
+        set_budget,
         HTTP,
     ),
     directive(
@@ -300,7 +159,7 @@ unsafe fn arguments<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
 }
 
 /// Logs `message` as a configuration error (with file and line) and fails the directive.
-fn fail(cf: *mut ngx_conf_t, message: &str) -> *mut c_char {
+pub fn fail(cf: *mut ngx_conf_t, message: &str) -> *mut c_char {
     ngx_conf_log_error!(NGX_LOG_EMERG, cf, "{}", message);
     NGX_CONF_ERROR
 }
@@ -331,7 +190,7 @@ fn parse_msec(arg: &str) -> Option<ngx_msec_t> {
 
 extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's main configuration for NGX_HTTP_MAIN_CONF_OFFSET.
-    let main = unsafe { &mut *conf.cast::<MainConfig>() };
+    let main = unsafe { &mut *conf.cast::<MainConf>() };
     if main.sink.is_some() {
         return fail(cf, "\"analytics_sink\" directive is duplicate");
     }
@@ -346,19 +205,14 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
     }
 }
 
-fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, String> {
+fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, String> {
     let address = SinkAddress::parse(text(&args[0])?)?;
     let is_http = matches!(address, SinkAddress::Http { .. });
-    let mut sink = SinkConfig {
-        address,
-        udp_peer: None,
-        file: ptr::null_mut(),
-        buffer_size: DEFAULT_BUFFER_SIZE,
-        flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
-        datagram_size: DEFAULT_DATAGRAM_SIZE,
-        exit_timeout_ms: DEFAULT_EXIT_TIMEOUT_MS,
-        http: None,
-    };
+    let is_udp = matches!(address, SinkAddress::Udp { .. });
+    let mut buffer_size = DEFAULT_BUFFER_SIZE;
+    let mut flush_interval_ms = DEFAULT_FLUSH_INTERVAL_MS;
+    let mut exit_timeout_ms = DEFAULT_EXIT_TIMEOUT_MS;
+    let mut datagram_size = DEFAULT_DATAGRAM_SIZE;
     let mut headers = Vec::new();
     let mut batch_lines = DEFAULT_BATCH_LINES;
     let mut timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
@@ -370,18 +224,24 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
             .ok_or_else(|| format!("unknown parameter \"{arg}\""))?;
         match key {
             "buffer" => {
-                sink.buffer_size = parse_size(value)
+                buffer_size = parse_size(value)
                     .filter(|&s| (4096..=1 << 30).contains(&s))
                     .ok_or_else(|| format!("invalid \"buffer={value}\": use a size from 4k to 1g"))?
             }
             "flush" => {
-                sink.flush_interval_ms = parse_msec(value)
+                flush_interval_ms = parse_msec(value)
                     .filter(|&ms| (1..=60_000).contains(&ms))
                     .ok_or_else(|| format!("invalid \"flush={value}\": use a time from 1ms to 60s"))?
+            }
+            "exit_timeout" => {
+                exit_timeout_ms = parse_msec(value)
+                    .filter(|&ms| ms <= 3_600_000)
+                    .ok_or_else(|| format!("invalid \"exit_timeout={value}\": use a time up to 1h"))?
             }
             "header" | "batch" | "timeout" | "gzip" if !is_http => {
                 return Err(format!("\"{key}=\" is for http:// sinks"));
             }
+            "datagram" if !is_udp => return Err("\"datagram=\" is for udp:// sinks".to_owned()),
             "header" => headers.push(parse_header(value)?),
             "gzip" => {
                 gzip = match value {
@@ -404,21 +264,19 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
                     .filter(|&ms| (1..=600_000).contains(&ms))
                     .ok_or_else(|| format!("invalid \"timeout={value}\": use a time from 1ms to 10m"))?
             }
-            "exit_timeout" => {
-                sink.exit_timeout_ms = parse_msec(value)
-                    .filter(|&ms| ms <= 3_600_000)
-                    .ok_or_else(|| format!("invalid \"exit_timeout={value}\": use a time up to 1h"))?
-            }
             "datagram" => {
-                sink.datagram_size = parse_size(value)
+                datagram_size = parse_size(value)
                     .filter(|&s| (512..=65507).contains(&s))
                     .ok_or_else(|| format!("invalid \"datagram={value}\": use a size from 512 to 65507"))?
             }
             _ => return Err(format!("unknown parameter \"{arg}\"")),
         }
     }
-    match &sink.address {
-        SinkAddress::Udp { host, port } => sink.udp_peer = Some(resolve(host, *port)?),
+    let target = match &address {
+        SinkAddress::Udp { host, port } => SinkTarget::Udp {
+            peer: resolve(host, *port)?,
+            datagram_size,
+        },
         SinkAddress::Http {
             host,
             port,
@@ -430,36 +288,99 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConfig, Str
             } else {
                 format!("{host}:{port}")
             };
-            sink.http = Some(HttpTarget {
+            SinkTarget::Http(HttpTarget {
                 peer,
                 host: host_header,
                 path_and_query: path_and_query.clone(),
-                headers: std::mem::take(&mut headers),
+                headers,
                 timeout_ms,
-                exit_timeout_ms: sink.exit_timeout_ms,
+                exit_timeout_ms,
                 batch_lines,
                 gzip,
-            });
+            })
         }
-        SinkAddress::File { path } => {
-            // nginx keeps the name and later passes it to open(2), so it must live in the
-            // configuration's pool and end with a NUL byte, as nginx's own strings do.
-            let mut with_nul = path.clone().into_bytes();
-            with_nul.push(0);
-            // SAFETY: `cf->pool` is the pool of the cycle being configured.
-            let mut name = unsafe { ngx_str_t::from_bytes((*cf).pool, &with_nul) }
-                .ok_or_else(|| "out of memory".to_owned())?;
-            name.len -= 1;
-            // SAFETY: `cf->cycle` is the cycle being configured; the returned record lives as long
-            // as the cycle.
-            let file = unsafe { ngx_conf_open_file((*cf).cycle, &mut name) };
-            if file.is_null() {
-                return Err(format!("cannot register \"{path}\""));
+        // SAFETY: `cf` is the configuration being parsed.
+        SinkAddress::File { path } => SinkTarget::File(unsafe { FileTarget::register(cf, path) }?),
+    };
+    Ok(SinkConf {
+        address,
+        target,
+        buffer_size,
+        flush_interval_ms,
+        exit_timeout_ms,
+    })
+}
+
+extern "C" fn set_budget(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's main configuration for NGX_HTTP_MAIN_CONF_OFFSET.
+    let main = unsafe { &mut *conf.cast::<MainConf>() };
+    if main.budget_set {
+        return fail(cf, "\"analytics_budget\" directive is duplicate");
+    }
+    main.budget_set = true;
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    match parse_budget(args) {
+        Ok(config) => {
+            main.budget.config = config;
+            NGX_CONF_OK
+        }
+        Err(message) => fail(cf, &format!("\"analytics_budget\": {message}")),
+    }
+}
+
+/// `off`, or `name=value` pairs that change the defaults.
+fn parse_budget(args: &[ngx_str_t]) -> Result<Option<BudgetConfig>, String> {
+    let words: Vec<&str> = args.iter().map(text).collect::<Result<_, _>>()?;
+    if words == ["off"] {
+        return Ok(None);
+    }
+    let mut config = BudgetConfig::default();
+    for word in words {
+        let (key, value) = word
+            .split_once('=')
+            .ok_or_else(|| format!("unknown parameter \"{word}\""))?;
+        let count = || -> Result<u32, String> {
+            value
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| format!("invalid \"{word}\": use a whole number of values, at least 1"))
+        };
+        match key {
+            "page" => config.page = count()?,
+            "notfound_page" => config.notfound_page = count()?,
+            "event_page" => config.event_page = count()?,
+            "event_name" => config.event_name = count()?,
+            "referrer_domain" => config.referrer = count()?,
+            "campaign" => config.campaign = count()?,
+            "unlisted_domain" => config.unlisted = count()?,
+            "series" => config.series = count()?,
+            "doorkeeper" => config.doorkeeper_slots = count()?,
+            "open_share" => {
+                config.open_share = value
+                    .strip_suffix('%')
+                    .and_then(|v| v.parse::<u8>().ok())
+                    .filter(|&p| p <= 100)
+                    .ok_or_else(|| format!("invalid \"{word}\": use a percentage such as 50%"))?
             }
-            sink.file = file;
+            "admit_after" => {
+                config.admit_after = match value {
+                    "1" => 1,
+                    "2" => 2,
+                    _ => return Err(format!("invalid \"{word}\": use 1 or 2")),
+                }
+            }
+            "period" => {
+                config.period_s = parse_msec(value)
+                    .map(|ms| ms as u64 / 1000)
+                    .ok_or_else(|| format!("invalid \"{word}\": use a time such as 1h or 1d"))?
+            }
+            _ => return Err(format!("unknown parameter \"{word}\"")),
         }
     }
-    Ok(sink)
+    config.validate()?;
+    Ok(Some(config))
 }
 
 /// Resolved once, as nginx resolves upstream names: a worker never waits on DNS.
@@ -473,7 +394,7 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.beacon {
         return fail(cf, "\"analytics_beacon\" directive is duplicate");
     }
@@ -484,7 +405,7 @@ extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
     let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
         return fail(cf, "\"analytics_beacon\" must be inside a location");
     };
-    clcf.handler = Some(crate::beacon_handler::beacon_handler);
+    clcf.handler = Some(crate::handlers::beacon::beacon_handler);
     if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
         main.beacon_locations += 1;
     }
@@ -493,7 +414,7 @@ extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
 
 extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.agent.is_some() {
         return fail(cf, "\"analytics_agent\" directive is duplicate");
     }
@@ -507,7 +428,7 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
         },
         Some(Err(e)) => return fail(cf, &format!("\"analytics_agent\": {e}")),
     };
-    match crate::agent_handler::AgentScript::new(beacon_url) {
+    match AgentScript::new(beacon_url) {
         Ok(script) => lcf.agent = Some(script),
         Err(e) => return fail(cf, &format!("\"analytics_agent\": {e}")),
     }
@@ -515,13 +436,13 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
         return fail(cf, "\"analytics_agent\" must be inside a location");
     };
-    clcf.handler = Some(crate::agent_handler::agent_handler);
+    clcf.handler = Some(crate::handlers::agent::agent_handler);
     NGX_CONF_OK
 }
 
 extern "C" fn set_pixel(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.pixel {
         return fail(cf, "\"analytics_pixel\" directive is duplicate");
     }
@@ -531,7 +452,7 @@ extern "C" fn set_pixel(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
         return fail(cf, "\"analytics_pixel\" must be inside a location");
     };
-    clcf.handler = Some(crate::pixel_handler::pixel_handler);
+    clcf.handler = Some(crate::handlers::pixel::pixel_handler);
     if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
         main.beacon_locations += 1;
     }
@@ -544,7 +465,7 @@ extern "C" fn set_query_params(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.query_params.is_some() {
         return fail(cf, "\"analytics_query_params\" directive is duplicate");
     }
@@ -569,7 +490,7 @@ extern "C" fn set_event_names(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.event_names.is_some() {
         return fail(cf, "\"analytics_event_names\" directive is duplicate");
     }
@@ -602,7 +523,7 @@ extern "C" fn set_trailing_slash(
     conf: *mut c_void,
 ) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.strip_trailing_slash.is_some() {
         return fail(cf, "\"analytics_trailing_slash\" directive is duplicate");
     }
@@ -620,7 +541,7 @@ extern "C" fn set_trailing_slash(
 extern "C" fn set_switch(cf: *mut ngx_conf_t, cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET, and
     // the command being handled.
-    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConfig>(), &*cmd) };
+    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConf>(), &*cmd) };
     let name = command.name.to_str().unwrap_or("");
     let switch = match name {
         "analytics_respect_dnt" => &mut lcf.respect_dnt,
@@ -642,7 +563,7 @@ extern "C" fn set_switch(cf: *mut ngx_conf_t, cmd: *mut ngx_command_t, conf: *mu
 
 extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     // SAFETY: called by nginx while parsing a directive.
     lcf.status_prometheus = match unsafe { arguments(cf) }.first().map(text) {
         None | Some(Ok("json")) => false,
@@ -659,7 +580,7 @@ extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
     let Some(clcf) = NgxHttpCoreModule::location_conf_mut(cf_ref) else {
         return fail(cf, "\"analytics_status\" must be inside a location");
     };
-    clcf.handler = Some(crate::status_handler::status_handler);
+    clcf.handler = Some(crate::handlers::status::status_handler);
     if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
         main.status_locations += 1;
     }
@@ -668,7 +589,7 @@ extern "C" fn set_status(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
 
 extern "C" fn set_domains(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.domains.is_some() {
         return fail(cf, "\"analytics_domains\" directive is duplicate");
     }
@@ -692,7 +613,7 @@ extern "C" fn set_measurement(
 ) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET, and
     // the command being handled.
-    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConfig>(), &*cmd) };
+    let (lcf, command) = unsafe { (&mut *conf.cast::<LocationConf>(), &*cmd) };
     let Some(which) = MEASUREMENT_DIRECTIVES
         .iter()
         .position(|d| d.name.as_bytes() == command.name.as_bytes())
@@ -700,7 +621,7 @@ extern "C" fn set_measurement(
         return fail(cf, "unknown measurement directive");
     };
     let directive = &MEASUREMENT_DIRECTIVES[which];
-    if lcf.measurements[which].is_some() {
+    if lcf.measurement_names[which].is_some() {
         return fail(cf, &format!("\"{}\" directive is duplicate", directive.name));
     }
     // SAFETY: called by nginx while parsing a directive that takes one argument.
@@ -712,7 +633,7 @@ extern "C" fn set_measurement(
     });
     match parsed {
         Ok(measurement) => {
-            lcf.measurements[which] = Some(measurement);
+            lcf.measurement_names[which] = Some(measurement);
             NGX_CONF_OK
         }
         Err(e) => fail(cf, &format!("\"{}\": {e}", directive.name)),
@@ -721,7 +642,7 @@ extern "C" fn set_measurement(
 
 extern "C" fn set_max_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
-    let lcf = unsafe { &mut *conf.cast::<LocationConfig>() };
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
     if lcf.max_body.is_some() {
         return fail(cf, "\"analytics_max_body\" directive is duplicate");
     }
@@ -740,110 +661,5 @@ extern "C" fn set_max_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: 
             cf,
             "\"analytics_max_body\": invalid size; use a size from 64 to 1m",
         ),
-    }
-}
-
-/// Fills in defaults, and checks what needs the whole `http` block: a beacon needs a sink.
-pub unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
-    // SAFETY: nginx passes this module's main configuration.
-    let main = unsafe { &mut *conf.cast::<MainConfig>() };
-    if main.beacon_locations > 0 && main.sink.is_none() {
-        return fail(
-            cf,
-            "\"analytics_beacon\" is used but no \"analytics_sink\" is set in the http block",
-        );
-    }
-    if main.sink.is_some() || main.status_locations > 0 {
-        // SAFETY: `cf` is the configuration being parsed.
-        match unsafe { shared_state::add_zone(cf) } {
-            Some(zone) => main.shared_zone = zone,
-            None => return NGX_CONF_ERROR,
-        }
-    }
-    if let Some(sink) = main.sink.as_ref() {
-        if !sink.file.is_null() {
-            // SAFETY: `file` was returned by ngx_conf_open_file and lives as long as the cycle, as
-            // does `main`; the flush hook runs before nginx reopens the file.
-            unsafe {
-                (*sink.file).flush = Some(crate::sink::file::flush_before_reopen);
-                (*sink.file).data = conf;
-            }
-        }
-    }
-    NGX_CONF_OK
-}
-
-/// Inherits unset values from the enclosing block, applies defaults, and refuses a beacon
-/// location without an allow-list.
-pub unsafe extern "C" fn merge_loc_conf(
-    cf: *mut ngx_conf_t,
-    prev: *mut c_void,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: nginx passes this module's location configurations of the enclosing and this block.
-    let (prev, conf) = unsafe {
-        (
-            &*prev.cast::<LocationConfig>(),
-            &mut *conf.cast::<LocationConfig>(),
-        )
-    };
-    if conf.domains.is_none() {
-        conf.domains = prev.domains.clone();
-    }
-    if conf.query_params.is_none() {
-        conf.query_params = prev.query_params.clone();
-    }
-    if conf.event_names.is_none() {
-        conf.event_names = prev.event_names.clone();
-    }
-    conf.strip_trailing_slash = conf.strip_trailing_slash.or(prev.strip_trailing_slash);
-    conf.respect_dnt = conf.respect_dnt.or(prev.respect_dnt);
-    conf.filter_bots = conf.filter_bots.or(prev.filter_bots);
-    for (mine, inherited) in conf.measurements.iter_mut().zip(&prev.measurements) {
-        if mine.is_none() {
-            mine.clone_from(inherited);
-        }
-    }
-    if conf.max_body.is_none() {
-        conf.max_body = prev.max_body;
-    }
-    if conf.beacon && conf.domains.as_ref().is_none_or(DomainList::is_empty) {
-        return fail(
-            cf,
-            "\"analytics_beacon\" needs \"analytics_domains\" (in this location or an enclosing block)",
-        );
-    }
-    if conf.pixel && conf.domains.as_ref().is_none_or(DomainList::is_empty) {
-        return fail(
-            cf,
-            "\"analytics_pixel\" needs \"analytics_domains\" (in this location or an enclosing block)",
-        );
-    }
-    conf.respect_dnt.get_or_insert(true);
-    conf.filter_bots.get_or_insert(true);
-    let mut policy = Policy::new(
-        conf.domains.clone().unwrap_or_default(),
-        conf.query_params.as_deref().unwrap_or_default(),
-        conf.strip_trailing_slash.unwrap_or(true),
-    );
-    policy.event_names = conf.event_names.clone();
-    conf.policy = Some(policy);
-    conf.domains.get_or_insert_with(DomainList::default);
-    for (mine, directive) in conf.measurements.iter_mut().zip(&MEASUREMENT_DIRECTIVES) {
-        mine.get_or_insert_with(|| Some(Measurement::parse(directive.default).expect("valid default")));
-    }
-    conf.max_body.get_or_insert(DEFAULT_MAX_BODY);
-    NGX_CONF_OK
-}
-
-impl MainConfig {
-    /// The counters and clock shared by all workers, once nginx has set the zone up.
-    pub fn shared(&self) -> Option<&'static shared_state::SharedState> {
-        if self.shared_zone.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null zone was added by init_main_conf; request handlers only run after
-        // nginx has initialised every zone.
-        Some(unsafe { shared_state::from_zone(self.shared_zone) })
     }
 }

@@ -1,0 +1,3 @@
+//! Outbound connections on nginx's event loop.
+
+pub mod connection;

@@ -1,0 +1,431 @@
+//! The worker's runtime state: the bounded buffer of pending lines, the sink, the flush timer,
+//! and the accounting that makes every accepted line either delivered or counted as dropped with
+//! a reason. It lives in a worker-local cell, never inside a configuration struct.
+//!
+//! Sending happens off the request path: queuing a line only appends it (and, once a batch is
+//! full and the sink can take it, posts a flush event). A flush pass sends a bounded amount, then
+//! yields to the event loop. While the sink is busy or backing off, queuing costs nothing more, so
+//! an outage of the write API costs the website nothing. The flush timer is armed only while
+//! lines are pending and is not cancelable: a worker that is shutting down gracefully stays alive
+//! until its lines are delivered or `exit_timeout=` passes.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use std::collections::HashMap;
+
+use analytics_core::budget::{apply_budget, Budget, BudgetedTag, Overflowed, OVERFLOW_VALUE};
+use analytics_core::pending::PendingLines;
+use analytics_core::unique_clock::next_unique_timestamp;
+use analytics_core::Outcome;
+use nginx_sys::{
+    ngx_current_msec, ngx_event_t, ngx_exiting, ngx_log_t, ngx_msec_t, ngx_time, NGX_LOG_ERR, NGX_LOG_NOTICE,
+    NGX_LOG_WARN,
+};
+use ngx::ngx_log_error;
+
+use crate::conf::MainConf;
+use crate::panic_guard::contain;
+use crate::shared_state::{Counter, SharedState};
+use crate::sink::{SendOutcome, Sink};
+use crate::timer::Timer;
+
+/// Retry period while exiting: short, since the worker is only waiting for us.
+const EXIT_RETRY_MS: ngx_msec_t = 100;
+/// Most sends in one flush pass, and most bytes: a backlog is drained in slices, with the event
+/// loop serving requests in between.
+const MAX_SENDS_PER_PASS: usize = 64;
+const MAX_BYTES_PER_PASS: usize = 1024 * 1024;
+
+thread_local! {
+    /// nginx workers run our code on one thread; this cell is that worker's state.
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this worker's state; `None` when there is none (no sink configured, the master
+/// process) or when called from inside another `with` (which would be a bug, not a crash).
+pub fn with<R>(f: impl FnOnce(&mut Worker) -> R) -> Option<R> {
+    WORKER.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok()?;
+        guard.as_mut().map(f)
+    })
+}
+
+/// Sets up this worker's sink (its socket or file, its buffer and timers). Called by nginx's
+/// `init_process`.
+pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
+    let (Some(conf), Some(shared)) = (main.sink.as_ref(), main.shared()) else {
+        return Ok(());
+    };
+    let address = conf.address.to_string();
+    let sink = Sink::open(&conf.target, &address, shared, log)?;
+    let worker = Worker {
+        pending: PendingLines::new(conf.buffer_size),
+        sink,
+        shared,
+        log,
+        address,
+        flush_interval: conf.flush_interval_ms,
+        exit_timeout: conf.exit_timeout_ms,
+        exit_deadline: None,
+        flush_timer: Timer::new(Some(on_flush_timer), log),
+        flush_soon: Timer::new(Some(on_flush_soon), log),
+        waiting_for_timer: false,
+        budget: main.budget.budget(),
+        budget_domains: &main.budget.domain_index,
+        overflow: OverflowReport::default(),
+        buffer_full_drops: DropReport::default(),
+        sink_error_drops: DropReport::default(),
+        last_retry_report: 0,
+    };
+    WORKER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            *slot = Some(worker);
+            Ok(())
+        }
+        Err(_) => Err(()),
+    })
+}
+
+/// The last chance before the process ends (`exit_process`): one more flush, then count what is
+/// left.
+pub fn stop() {
+    let worker = WORKER.with(|cell| cell.try_borrow_mut().ok().and_then(|mut slot| slot.take()));
+    if let Some(mut worker) = worker {
+        worker.deliver_before_exit();
+    }
+}
+
+/// Called by nginx just before it reopens the file sink's file (`nginx -s reopen`).
+pub fn flush_before_reopen() {
+    contain("reopen", std::ptr::null_mut(), || {
+        with(Worker::flush_all_now);
+    });
+}
+
+pub struct Worker {
+    pending: PendingLines,
+    sink: Sink,
+    shared: &'static SharedState,
+    log: *mut ngx_log_t,
+    /// The sink as logged: never its query string or headers.
+    address: String,
+    flush_interval: ngx_msec_t,
+    exit_timeout: ngx_msec_t,
+    exit_deadline: Option<ngx_msec_t>,
+    flush_timer: Timer,
+    /// Posted to run a flush pass off the request path.
+    flush_soon: Timer,
+    /// The sink said "try later": no sends until the flush timer fires.
+    waiting_for_timer: bool,
+    /// The cardinality budget shared by all workers (`None`: `analytics_budget off`).
+    budget: Option<Budget<'static>>,
+    /// Each allow-listed domain's index in the budget.
+    budget_domains: &'static HashMap<String, usize>,
+    overflow: OverflowReport,
+    buffer_full_drops: DropReport,
+    sink_error_drops: DropReport,
+    last_retry_report: i64,
+}
+
+impl Worker {
+    /// The next unique timestamp, in nanoseconds since the epoch.
+    pub fn timestamp(&self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        next_unique_timestamp(&self.shared.last_timestamp_ns, now)
+    }
+
+    /// Replaces every value of `outcome` that its cardinality budget does not admit by
+    /// `(other)`, and counts (and now and then logs, by tag name) what was replaced.
+    pub fn apply_budget(&mut self, outcome: &mut Outcome) {
+        let Some(budget) = &self.budget else { return };
+        let domain_index = match &*outcome {
+            Outcome::PageView(record) | Outcome::NotFound(record) => self.budget_domains.get(&*record.domain),
+            Outcome::Event { domain, .. } => self.budget_domains.get(&**domain),
+            Outcome::Unlisted { .. } => None,
+        };
+        let now_s = u64::try_from(ngx_time()).unwrap_or(0);
+        let overflowed = apply_budget(outcome, budget, domain_index.copied(), now_s);
+        if !overflowed.is_empty() {
+            for kind in overflowed.kinds() {
+                if let Some(counter) = Counter::OVERFLOW.get(kind) {
+                    self.shared.add(*counter, 1);
+                }
+            }
+            self.overflow.add(overflowed, self.log);
+        }
+    }
+
+    /// Queues the line `write` appends (if it appends one). A line that does not fit is dropped
+    /// and counted. Sending is left to a flush pass: this never touches the sink.
+    pub fn enqueue(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        if self.pending.push_with(write).is_err() {
+            self.shared.add(Counter::DroppedBufferFull, 1);
+            let reason = "the pending buffer is full (see \"buffer=\" of analytics_sink)";
+            self.buffer_full_drops.add(1, reason, self.log, &self.address);
+            return;
+        }
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.can_send()
+            && self
+                .sink
+                .batch_is_full(self.pending.len(), self.pending.line_count())
+        {
+            self.flush_soon.post();
+        }
+        self.schedule();
+    }
+
+    fn can_send(&self) -> bool {
+        !self.waiting_for_timer && self.sink.ready()
+    }
+
+    /// One bounded pass of sending; if more could go now, the next pass is posted for the next
+    /// turn of the event loop.
+    fn flush_pass(&mut self) {
+        let mut sends = 0;
+        let mut bytes = 0;
+        while !self.pending.is_empty() && self.can_send() {
+            if sends == MAX_SENDS_PER_PASS || bytes >= MAX_BYTES_PER_PASS {
+                self.flush_soon.post_next();
+                return;
+            }
+            sends += 1;
+            bytes += self.send_one_batch();
+        }
+    }
+
+    /// Offers the next batch to the sink; returns the bytes it took.
+    fn send_one_batch(&mut self) -> usize {
+        let (max_bytes, max_lines) = self.sink.max_batch();
+        let batch = self.pending.next_batch(max_bytes, max_lines);
+        let len = batch.len();
+        match self.sink.send(batch) {
+            SendOutcome::Sent(n) => {
+                let lines = self.pending.lines_in_front(n) as u64;
+                self.shared.add(Counter::LinesWritten, lines);
+                self.shared.add(Counter::BytesWritten, n as u64);
+                self.shared.add(Counter::BatchesOk, 1);
+                self.pending.consume(n);
+                n
+            }
+            SendOutcome::Taken(n) => {
+                self.pending.consume(n);
+                n
+            }
+            SendOutcome::Retry(reason) => {
+                self.shared.add(Counter::BatchesFailed, 1);
+                self.report_retry(&reason);
+                self.waiting_for_timer = true;
+                0
+            }
+            // The sink reports readiness itself (see `after_sink_event`).
+            SendOutcome::Busy => 0,
+            SendOutcome::Failed(reason) => {
+                self.shared.add(Counter::BatchesFailed, 1);
+                let lines = self.pending.lines_in_front(len) as u64;
+                self.shared.add(Counter::DroppedSinkError, lines);
+                self.sink_error_drops.add(lines, &reason, self.log, &self.address);
+                self.pending.consume(len);
+                len
+            }
+        }
+    }
+
+    /// Sends everything the sink takes now, in one go: only where nginx needs the lines out
+    /// before it goes on (a reopen, the worker's exit).
+    fn flush_all_now(&mut self) {
+        self.waiting_for_timer = false;
+        let mut guard = self.pending.len() / 512 + MAX_SENDS_PER_PASS;
+        while !self.pending.is_empty() && self.sink.ready() && guard > 0 {
+            guard -= 1;
+            if self.send_one_batch() == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Called after the sink handled one of its own events: it may now take the next batch.
+    pub fn after_sink_event(&mut self) {
+        if !self.pending.is_empty() && self.can_send() {
+            self.flush_soon.post();
+        }
+        self.schedule();
+    }
+
+    pub fn sink_mut(&mut self) -> &mut Sink {
+        &mut self.sink
+    }
+
+    /// Arms the timer while lines are pending. While exiting, retries come quickly and stop at
+    /// the deadline, so a dead sink cannot keep a worker alive for ever.
+    fn schedule(&mut self) {
+        if self.pending.is_empty() || self.flush_timer.is_set() {
+            return;
+        }
+        // SAFETY: `ngx_exiting` and `ngx_current_msec` are plain globals written only by this
+        // (single-threaded) worker's event loop.
+        let (exiting, now) = unsafe { (ngx_exiting != 0, ngx_current_msec) };
+        let delay = if exiting {
+            let deadline = *self
+                .exit_deadline
+                .get_or_insert(now.saturating_add(self.exit_timeout));
+            if now >= deadline {
+                self.drop_all_pending("the worker is exiting and the sink still refuses lines");
+                return;
+            }
+            EXIT_RETRY_MS.min(self.flush_interval)
+        } else {
+            self.flush_interval
+        };
+        self.flush_timer.set_once(delay);
+    }
+
+    fn deliver_before_exit(&mut self) {
+        self.flush_timer.clear();
+        self.flush_all_now();
+        self.sink.abandon("the worker exited before the sink took them");
+        self.drop_all_pending("the worker exited before the sink took them");
+        // Every drop is in the log by the time the worker is gone.
+        self.buffer_full_drops.report_now(self.log, &self.address);
+        self.sink_error_drops.report_now(self.log, &self.address);
+    }
+
+    fn drop_all_pending(&mut self, reason: &str) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let lines = self.pending.line_count() as u64;
+        drop_at_exit(self.shared, self.log, lines, &self.address, reason);
+        let len = self.pending.len();
+        self.pending.consume(len);
+    }
+
+    fn report_retry(&mut self, reason: &str) {
+        let now = ngx_time() as i64;
+        if now >= self.last_retry_report.saturating_add(10) {
+            ngx_log_error!(
+                NGX_LOG_NOTICE,
+                self.log,
+                "analytics: {} lines wait for the sink: {}",
+                self.pending.line_count(),
+                reason
+            );
+            self.last_retry_report = now;
+        }
+    }
+}
+
+/// Counts lines that a worker could not deliver before exiting, and says so in the error log (in
+/// the form the tests and operators read: "analytics: N lines for <sink> dropped: <reason>").
+pub fn drop_at_exit(shared: &SharedState, log: *mut ngx_log_t, lines: u64, address: &str, reason: &str) {
+    shared.add(Counter::DroppedAtExit, lines);
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        log,
+        "analytics: {} lines for {} dropped: {}",
+        lines,
+        address,
+        reason
+    );
+}
+
+/// Values replaced by `(other)`, logged at most once a minute per worker, by tag name only: the
+/// values themselves are what the budget keeps out of storage, and out of the log too.
+#[derive(Default)]
+struct OverflowReport {
+    unreported: [u64; BudgetedTag::KINDS],
+    last_logged: i64,
+}
+
+impl OverflowReport {
+    fn add(&mut self, overflowed: Overflowed, log: *mut ngx_log_t) {
+        for kind in overflowed.kinds() {
+            if let Some(n) = self.unreported.get_mut(kind) {
+                *n = n.saturating_add(1);
+            }
+        }
+        let now = ngx_time() as i64;
+        if now < self.last_logged.saturating_add(60) {
+            return;
+        }
+        self.last_logged = now;
+        for (kind, n) in self.unreported.iter_mut().enumerate() {
+            if *n > 0 {
+                ngx_log_error!(
+                    NGX_LOG_WARN,
+                    log,
+                    "analytics: the cardinality budget of \"{}\" is spent for this period: {} lines \
+                     were written with {} in its place (see analytics_budget)",
+                    BudgetedTag::kind_name(kind),
+                    n,
+                    OVERFLOW_VALUE
+                );
+                *n = 0;
+            }
+        }
+    }
+}
+
+/// Drops of one kind, logged at most once a second with the count since the last line.
+#[derive(Default)]
+struct DropReport {
+    unreported: u64,
+    reason: String,
+    last_logged: i64,
+}
+
+impl DropReport {
+    fn add(&mut self, lines: u64, reason: &str, log: *mut ngx_log_t, address: &str) {
+        self.unreported = self.unreported.saturating_add(lines);
+        if self.reason != reason {
+            self.reason = reason.to_owned();
+        }
+        if ngx_time() as i64 > self.last_logged {
+            self.report_now(log, address);
+        }
+    }
+
+    fn report_now(&mut self, log: *mut ngx_log_t, address: &str) {
+        if self.unreported == 0 {
+            return;
+        }
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            log,
+            "analytics: {} lines for {} dropped: {}",
+            self.unreported,
+            address,
+            self.reason
+        );
+        self.unreported = 0;
+        self.last_logged = ngx_time() as i64;
+    }
+}
+
+extern "C" fn on_flush_timer(event: *mut ngx_event_t) {
+    // SAFETY: nginx calls timer handlers with the event that fired.
+    let log = unsafe { (*event).log };
+    contain("the flush timer", log, || {
+        with(|worker| {
+            worker.waiting_for_timer = false;
+            worker.flush_pass();
+            worker.schedule();
+        })
+    });
+}
+
+extern "C" fn on_flush_soon(event: *mut ngx_event_t) {
+    // SAFETY: nginx calls posted-event handlers with the event.
+    let log = unsafe { (*event).log };
+    contain("a flush pass", log, || {
+        with(|worker| {
+            worker.flush_pass();
+            worker.schedule();
+        })
+    });
+}
