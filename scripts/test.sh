@@ -23,5 +23,6 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 # The same integration tests against Debian's packaged nginx 1.22, with the module built for it.
 eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
+# Every integration test of the module (tests/*.rs); the core's own tests do not load nginx.
 ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
-    cargo test --release --features vendored --test beacon --test config_errors --test lifecycle --test influxdb --test overflow --test browser --test agent --test privacy --test http_sink
+    cargo test --release --features vendored -p ngx_http_analytics_module --test '*'

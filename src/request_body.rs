@@ -35,7 +35,8 @@ pub unsafe fn read_body<'r>(r: &'r ngx_http_request_t, max: usize) -> Result<Cow
     let (buf, next) = unsafe { (&*(*first).buf, (*first).next) };
     if next.is_null() && in_memory(buf) {
         // SAFETY: for an in-memory buffer, pos..last is readable memory owned by the request.
-        let len = unsafe { buf.last.offset_from(buf.pos) } as usize;
+        let len =
+            usize::try_from(unsafe { buf.last.offset_from(buf.pos) }).map_err(|_| BodyError::Unreadable)?;
         if len > max {
             return Err(BodyError::TooLarge);
         }
@@ -49,15 +50,20 @@ pub unsafe fn read_body<'r>(r: &'r ngx_http_request_t, max: usize) -> Result<Cow
         let buf = unsafe { &*(*link).buf };
         if in_memory(buf) {
             // SAFETY: for in-memory buffers, pos..last is readable memory owned by the request.
-            let len = unsafe { buf.last.offset_from(buf.pos) } as usize;
-            if body.len() + len > max {
+            let len = usize::try_from(unsafe { buf.last.offset_from(buf.pos) })
+                .map_err(|_| BodyError::Unreadable)?;
+            if body.len().saturating_add(len) > max {
                 return Err(BodyError::TooLarge);
             }
             // SAFETY: see above.
             body.extend_from_slice(unsafe { std::slice::from_raw_parts(buf.pos, len) });
         } else if buf.in_file() != 0 {
-            let len = (buf.file_last - buf.file_pos) as usize;
-            if body.len() + len > max {
+            let len = buf
+                .file_last
+                .checked_sub(buf.file_pos)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(BodyError::Unreadable)?;
+            if body.len().saturating_add(len) > max {
                 return Err(BodyError::TooLarge);
             }
             let start = body.len();

@@ -193,7 +193,7 @@ fn a_site_with_5000_pages_is_never_capped_and_110000_random_pages_change_nothing
 
     let mut random = Random(42);
     let flood: Vec<String> = (0..110_000)
-        .map(|_| page_view(&format!("/{:016x}", random.next())))
+        .map(|_| page_view(&format!("/{}", word(&mut random))))
         .collect();
     assert_eq!(post_all(nginx.port, "/ping", flood, 4)[&204], 110_000);
     let legit: Vec<String> = real.iter().take(100).map(|p| page_view(p)).collect();

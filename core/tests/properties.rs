@@ -4,9 +4,9 @@
 //! identifier of any class, anywhere in any URL-derived field, in any encoding, never reaches the
 //! line.
 
-use analytics_core::line_protocol::{write_event, write_page_view, write_unlisted};
+use analytics_core::outcome_line::{write_outcome, Measurements};
 use analytics_core::pixel::beacon_from_referer;
-use analytics_core::{normalise, Beacon, DomainList, Measurement, Outcome, Policy};
+use analytics_core::{normalise, Beacon, DomainList, Policy};
 use proptest::prelude::*;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -40,14 +40,9 @@ fn pipeline(body: &[u8]) -> Option<String> {
 /// Normalises and writes a beacon; `None` when it is refused.
 fn write(beacon: &Beacon) -> Option<String> {
     let outcome = normalise(beacon, &policy()).ok()?;
-    let m = |name| Measurement::parse(name).unwrap();
     let mut out = Vec::new();
-    match outcome {
-        Outcome::PageView(r) => write_page_view(&mut out, &m("pageview"), &r, 1),
-        Outcome::NotFound(r) => write_page_view(&mut out, &m("notfound"), &r, 1),
-        Outcome::Event { domain, page, name } => write_event(&mut out, &m("event"), &domain, &page, name, 1),
-        Outcome::Unlisted { domain } => write_unlisted(&mut out, &m("unlisted_domain"), &domain, 1),
-    }
+    // The same step the beacon and pixel handlers use.
+    write_outcome(&mut out, &outcome, &Measurements::default(), 1);
     Some(String::from_utf8(out).expect("lines are UTF-8"))
 }
 
