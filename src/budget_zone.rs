@@ -16,6 +16,9 @@ use ngx::http::HttpModule;
 
 use crate::AnalyticsModule;
 
+/// The zone's name; the layout's fingerprint is appended, so that a reload which changes the
+/// budgets, the domains or the campaign parameters gets a zone of its own instead of reusing (and
+/// wiping) the one the old workers still use.
 const ZONE_NAME: &str = "ngx_http_analytics_budget";
 /// Room for the slab allocator's header and page descriptors around the table.
 const SLAB_OVERHEAD: usize = 64 * 1024;
@@ -80,11 +83,11 @@ impl BudgetConf {
             .bytes()
             .saturating_add(layout.bytes() / 64)
             .saturating_add(SLAB_OVERHEAD);
+        let name_text = format!("{ZONE_NAME}_{:016x}", self.fingerprint(&layout));
         let layout = self.layout.insert(layout);
-        let mut name = ngx_str_t {
-            len: ZONE_NAME.len(),
-            data: ZONE_NAME.as_ptr().cast_mut(),
-        };
+        // SAFETY (caller): `cf->pool` lives as long as the cycle, which keeps the name.
+        let mut name =
+            unsafe { ngx_str_t::from_bytes((*cf).pool, name_text.as_bytes()) }.ok_or("out of memory")?;
         let tag = ptr::from_ref(AnalyticsModule::module())
             .cast_mut()
             .cast::<c_void>();
@@ -97,6 +100,18 @@ impl BudgetConf {
         zone_ref.data = ptr::from_mut(layout).cast();
         self.zone = zone;
         Ok(())
+    }
+
+    /// Everything the table's meaning depends on, in order: a domain's index is its place in the
+    /// list, a campaign parameter's likewise.
+    fn fingerprint(&self, layout: &BudgetLayout) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}", layout.config()).hash(&mut hasher);
+        layout.words().hash(&mut hasher);
+        self.domains.hash(&mut hasher);
+        self.campaign_params.hash(&mut hasher);
+        hasher.finish()
     }
 
     /// The budget, in a worker (after nginx initialised the zone).

@@ -10,6 +10,7 @@ use std::ptr;
 use analytics_core::beacon::valid_event_name;
 use analytics_core::budget::BudgetConfig;
 use analytics_core::http::request::parse_header;
+use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement};
@@ -201,7 +202,21 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
             main.sink = Some(sink);
             NGX_CONF_OK
         }
-        Err(message) => fail(cf, &format!("\"analytics_sink\": {message}")),
+        Err(message) => {
+            // The message may quote the URL or a parameter: never its query string or a header.
+            let query = args
+                .first()
+                .and_then(|a| a.to_str().ok())
+                .and_then(|url| url.split_once('?'))
+                .map(|(_, q)| q);
+            let headers: Vec<&str> = args[1..]
+                .iter()
+                .filter_map(|a| a.to_str().ok())
+                .filter_map(|a| a.strip_prefix("header="))
+                .collect();
+            let message = Secrets::new(&headers, query).redacted(&message);
+            fail(cf, &format!("\"analytics_sink\": {message}"))
+        }
     }
 }
 

@@ -19,8 +19,7 @@ use analytics_core::pending::PendingLines;
 use analytics_core::unique_clock::next_unique_timestamp;
 use analytics_core::Outcome;
 use nginx_sys::{
-    ngx_current_msec, ngx_event_t, ngx_exiting, ngx_log_t, ngx_msec_t, ngx_time, NGX_LOG_ERR, NGX_LOG_NOTICE,
-    NGX_LOG_WARN,
+    ngx_event_t, ngx_log_t, ngx_msec_t, ngx_time, NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_WARN,
 };
 use ngx::ngx_log_error;
 
@@ -28,7 +27,7 @@ use crate::conf::MainConf;
 use crate::panic_guard::contain;
 use crate::shared_state::{Counter, SharedState};
 use crate::sink::{SendOutcome, Sink};
-use crate::timer::Timer;
+use crate::timer::{exiting, now_ms, Alarm, Timer};
 
 /// Retry period while exiting: short, since the worker is only waiting for us.
 const EXIT_RETRY_MS: ngx_msec_t = 100;
@@ -59,6 +58,15 @@ pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
     };
     let address = conf.address.to_string();
     let sink = Sink::open(&conf.target, &address, shared, log)?;
+    let budget = main.budget.budget();
+    if main.budget.config.is_some() && budget.is_none() {
+        ngx_log_error!(
+            NGX_LOG_ALERT,
+            log,
+            "analytics: the cardinality budget's shared memory is not usable; refusing to start without it"
+        );
+        return Err(());
+    }
     let worker = Worker {
         pending: PendingLines::new(conf.buffer_size),
         sink,
@@ -68,10 +76,10 @@ pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
         flush_interval: conf.flush_interval_ms,
         exit_timeout: conf.exit_timeout_ms,
         exit_deadline: None,
-        flush_timer: Timer::new(Some(on_flush_timer), log),
+        flush_timer: Alarm::new(Some(on_flush_timer), log),
         flush_soon: Timer::new(Some(on_flush_soon), log),
         waiting_for_timer: false,
-        budget: main.budget.budget(),
+        budget,
         budget_domains: &main.budget.domain_index,
         overflow: OverflowReport::default(),
         buffer_full_drops: DropReport::default(),
@@ -113,7 +121,7 @@ pub struct Worker {
     flush_interval: ngx_msec_t,
     exit_timeout: ngx_msec_t,
     exit_deadline: Option<ngx_msec_t>,
-    flush_timer: Timer,
+    flush_timer: Alarm,
     /// Posted to run a flush pass off the request path.
     flush_soon: Timer,
     /// The sink said "try later": no sends until the flush timer fires.
@@ -267,9 +275,7 @@ impl Worker {
         if self.pending.is_empty() || self.flush_timer.is_set() {
             return;
         }
-        // SAFETY: `ngx_exiting` and `ngx_current_msec` are plain globals written only by this
-        // (single-threaded) worker's event loop.
-        let (exiting, now) = unsafe { (ngx_exiting != 0, ngx_current_msec) };
+        let (exiting, now) = (exiting(), now_ms());
         let delay = if exiting {
             let deadline = *self
                 .exit_deadline
@@ -282,12 +288,16 @@ impl Worker {
         } else {
             self.flush_interval
         };
-        self.flush_timer.set_once(delay);
+        self.flush_timer.set(delay);
     }
 
     fn deliver_before_exit(&mut self) {
         self.flush_timer.clear();
-        self.flush_all_now();
+        // Not into the HTTP sink: a request sent now could be stored upstream and still be
+        // counted as dropped when the connection is closed below.
+        if !self.sink.is_http() {
+            self.flush_all_now();
+        }
         self.sink.abandon("the worker exited before the sink took them");
         self.drop_all_pending("the worker exited before the sink took them");
         // Every drop is in the log by the time the worker is gone.
@@ -412,6 +422,10 @@ extern "C" fn on_flush_timer(event: *mut ngx_event_t) {
     let log = unsafe { (*event).log };
     contain("the flush timer", log, || {
         with(|worker| {
+            // A long flush interval must not hold up a worker that is shutting down.
+            if !worker.flush_timer.ring(exiting().then(now_ms)) {
+                return;
+            }
             worker.waiting_for_timer = false;
             worker.flush_pass();
             worker.schedule();

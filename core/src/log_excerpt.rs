@@ -48,6 +48,13 @@ impl Secrets {
         Secrets { texts }
     }
 
+    /// `text` with every secret replaced by `[redacted]`.
+    pub fn redacted(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        self.redact(&mut text);
+        text
+    }
+
     fn redact(&self, text: &mut String) {
         for secret in &self.texts {
             if text.contains(secret.as_str()) {

@@ -13,7 +13,7 @@ use ngx::http::HttpModuleLocationConf;
 use ngx::ngx_log_error;
 
 use crate::conf::Merged;
-use crate::handlers::{count, guard_content_handler, record, shared_counters};
+use crate::handlers::{count, count_internal_error, guard_content_handler, record, shared_counters};
 use crate::panic_guard::contain;
 use crate::request_body::{read_body, BodyError};
 use crate::response::{request_header, send, Header};
@@ -147,11 +147,7 @@ extern "C" fn body_received(r: *mut ngx_http_request_t) {
     let log = unsafe { (*(*r).connection).log };
     // SAFETY: as above; the body has been read.
     let rc = contain("the beacon body handler", log, || unsafe { answer_beacon(r) }).unwrap_or_else(|| {
-        // SAFETY: as above.
-        if let Some(shared) = shared_counters(unsafe { &*r }) {
-            // SAFETY: as above.
-            unsafe { count(r, shared, Counter::InternalErrors) };
-        }
+        count_internal_error(r);
         NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t
     });
     // SAFETY: ngx_http_read_client_request_body took a reference on the request that this

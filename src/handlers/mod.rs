@@ -64,6 +64,18 @@ pub fn shared_counters(r: &ngx_http_request_t) -> Option<&'static SharedState> {
     AnalyticsModule::main_conf(r).and_then(|main| main.shared())
 }
 
+/// Counts a request that a panic interrupted, unless it was counted before the panic.
+pub fn count_internal_error(r: *mut ngx_http_request_t) {
+    // SAFETY: `r` is the valid request a guarded entry point was called with.
+    if let Some(shared) = shared_counters(unsafe { &*r }) {
+        // SAFETY: as above.
+        if unsafe { !was_counted(r) } {
+            // SAFETY: as above.
+            unsafe { count(r, shared, Counter::InternalErrors) };
+        }
+    }
+}
+
 /// Runs a content handler's body; a panic is logged, counted, and answered with a 500.
 pub fn guard_content_handler(
     entry_point: &str,
@@ -74,10 +86,7 @@ pub fn guard_content_handler(
     let log = unsafe { (*(*r).connection).log };
     contain(entry_point, log, body).unwrap_or_else(|| {
         // SAFETY: `r` is still the valid request nginx passed.
-        if let Some(shared) = shared_counters(unsafe { &*r }) {
-            // SAFETY: as above.
-            unsafe { count(r, shared, Counter::InternalErrors) };
-        }
+        count_internal_error(r);
         NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t
     })
 }

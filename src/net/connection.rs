@@ -109,6 +109,12 @@ impl Connection {
         unsafe { (*self.raw()).write == ev || (*self.raw()).read == ev }
     }
 
+    /// Whether nginx asked this connection to close (`worker_shutdown_timeout` passed).
+    pub fn close_requested(&self) -> bool {
+        // SAFETY: a live connection.
+        unsafe { (*self.raw()).close() != 0 }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) -> Io {
         let c = self.raw();
         // SAFETY: a live connection made by ngx_event_connect_peer has `send` set; `bytes` is

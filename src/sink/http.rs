@@ -15,19 +15,18 @@ use analytics_core::delivery::{verdict, Action, Delivery, Exchange, Verdict};
 use analytics_core::http::request::write_request;
 use analytics_core::http::response::{Limits, Progress, Response, ResponseReader};
 use analytics_core::log_excerpt::{upstream_excerpt, Secrets};
-use nginx_sys::{
-    ngx_current_msec, ngx_event_t, ngx_exiting, ngx_log_t, ngx_msec_t, ngx_random, ngx_time, NGX_LOG_ERR,
-    NGX_LOG_NOTICE,
-};
+use nginx_sys::{ngx_event_t, ngx_log_t, ngx_msec_t, ngx_random, ngx_time, NGX_LOG_ERR, NGX_LOG_NOTICE};
 use ngx::ngx_log_error;
 
 use super::SendOutcome;
 use crate::net::connection::{Connection, Io, PeerAddress};
 use crate::panic_guard::contain;
 use crate::shared_state::{Counter, SharedState};
-use crate::timer::Timer;
+use crate::timer::{exiting, now_ms, Alarm};
 use crate::worker::{self, drop_at_exit};
 
+/// Most bytes of lines in one request.
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// Bytes read from the socket per call.
 const READ_CHUNK: usize = 4096;
 
@@ -82,8 +81,11 @@ pub struct HttpSink {
     state: State,
     conn: Option<Connection>,
     delivery: Delivery,
-    deadline: Timer,
-    retry: Timer,
+    /// One absolute deadline per exchange: progress never pushes it back.
+    deadline: Alarm,
+    retry: Alarm,
+    /// Set when this worker is first seen shutting down: `exit_timeout=` from then.
+    exit_deadline: Option<ngx_msec_t>,
     shared: &'static SharedState,
     log: *mut ngx_log_t,
     last_notice: i64,
@@ -106,8 +108,9 @@ impl HttpSink {
             state: State::Idle,
             conn: None,
             delivery: Delivery::new(),
-            deadline: Timer::new(Some(on_deadline), log),
-            retry: Timer::new(Some(on_retry_timer), log),
+            deadline: Alarm::new(Some(on_deadline), log),
+            retry: Alarm::new(Some(on_retry_timer), log),
+            exit_deadline: None,
             shared,
             log,
             last_notice: 0,
@@ -145,8 +148,7 @@ impl HttpSink {
             sent: 0,
             reader: ResponseReader::new(Limits::default()),
         };
-        self.deadline.clear();
-        self.deadline.set_once(self.target.timeout_ms);
+        self.deadline.set(self.target.timeout_ms);
         if self.conn.is_none() {
             match Connection::connect(&mut self.peer, self.log, Some(on_connection_event)) {
                 Ok((conn, connected)) => {
@@ -186,6 +188,10 @@ impl HttpSink {
         if !conn.owns_event(ev) {
             return;
         }
+        if conn.close_requested() {
+            // worker_shutdown_timeout passed: nginx asks every connection to close now.
+            return self.abandon("the worker's shutdown timeout passed before the sink took them");
+        }
         let is_write = conn.is_write_event(ev);
         match self.state {
             State::Exchanging { .. } if is_write => self.on_writable(),
@@ -215,6 +221,11 @@ impl HttpSink {
                 Io::Closed | Io::Error => return self.exchange_failed("connection lost while sending"),
             }
         }
+        // With level-triggered event methods (poll, select) this removes the write event, which
+        // would otherwise fire on every pass while we wait for the answer.
+        if conn.wait_writable().is_err() {
+            return self.exchange_failed("cannot wait for the answer");
+        }
         self.on_readable();
     }
 
@@ -240,15 +251,23 @@ impl HttpSink {
             match step {
                 Ok(Progress::NeedMore) => {}
                 Ok(Progress::Done(response)) => return self.answered(response),
-                Err(e) => return self.exchange_failed(&format!("unusable answer: {e}")),
+                Err(e) => {
+                    // The error may quote the answer's first line: an echoing proxy could put
+                    // the request's query string there.
+                    let reason = self.secrets.redacted(&format!("unusable answer: {e}"));
+                    return self.exchange_failed(&reason);
+                }
             }
         }
     }
 
     fn answered(&mut self, response: Response) {
         self.deadline.clear();
-        // SAFETY: reads a global written only by this worker's event loop.
-        if !response.keep_alive || unsafe { ngx_exiting } != 0 {
+        // An answer that came before the whole request was sent leaves the rest of the request
+        // unread on the connection (a proxy answering 401 early, say): never reuse it.
+        let fully_sent =
+            matches!(&self.state, State::Exchanging { request, sent, .. } if *sent >= request.len());
+        if !response.keep_alive || !fully_sent || exiting() {
             self.conn = None;
         }
         let lines = self.front_lines();
@@ -322,11 +341,27 @@ impl HttpSink {
     }
 
     fn next_action(&mut self, exchange: &Exchange, lines: usize) -> Action {
-        // SAFETY: reads globals written only by this worker's event loop.
-        let (exiting, now) = unsafe { (ngx_exiting != 0, ngx_current_msec) };
-        let exit_timeout = exiting.then_some(self.target.exit_timeout_ms as u64);
-        self.delivery
-            .on_exchange(exchange, lines, now as u64, exit_timeout, ngx_random() as u64)
+        let exit_timeout = exiting().then_some(self.target.exit_timeout_ms as u64);
+        self.delivery.on_exchange(
+            exchange,
+            lines,
+            now_ms() as u64,
+            exit_timeout,
+            ngx_random() as u64,
+        )
+    }
+
+    /// `exit_timeout=` after this worker was first seen shutting down; `None` while it is not.
+    fn exit_deadline(&mut self) -> Option<ngx_msec_t> {
+        if !exiting() {
+            return None;
+        }
+        let timeout = self.target.exit_timeout_ms;
+        Some(
+            *self
+                .exit_deadline
+                .get_or_insert_with(|| now_ms().saturating_add(timeout)),
+        )
     }
 
     fn exchange_failed(&mut self, reason: &str) {
@@ -347,19 +382,22 @@ impl HttpSink {
     }
 
     fn on_deadline(&mut self) {
-        if matches!(self.state, State::Exchanging { .. }) {
+        // While shutting down, the exchange may not outlast the worker's exit deadline.
+        let exit_deadline = self.exit_deadline();
+        if self.deadline.ring(exit_deadline) && matches!(self.state, State::Exchanging { .. }) {
             self.exchange_failed("no complete answer within timeout=");
         }
     }
 
     fn back_off(&mut self, delay_ms: u64) {
         self.state = State::BackingOff;
-        self.retry.clear();
-        self.retry.set_once(delay_ms as ngx_msec_t);
+        self.retry.set(delay_ms as ngx_msec_t);
     }
 
     fn on_retry_timer(&mut self) {
-        if matches!(self.state, State::BackingOff) {
+        // A worker that is shutting down retries at once; the delivery rules pace it from there.
+        let now_if_exiting = exiting().then(now_ms);
+        if self.retry.ring(now_if_exiting) && matches!(self.state, State::BackingOff) {
             self.start();
         }
     }

@@ -55,7 +55,9 @@ impl Sink {
         match self {
             Sink::Udp(udp) => (udp.datagram_size(), usize::MAX),
             Sink::File(_) => (file::MAX_WRITE, usize::MAX),
-            Sink::Http(http) => (usize::MAX, http.batch_lines()),
+            // A byte cap too: `batch=` long lines must not make one request (and its gzip run on
+            // the event loop) unbounded.
+            Sink::Http(http) => (http::MAX_BATCH_BYTES, http.batch_lines()),
         }
     }
 
@@ -83,6 +85,10 @@ impl Sink {
             Sink::File(file) => file.send(batch),
             Sink::Http(http) => http.send(batch),
         }
+    }
+
+    pub fn is_http(&self) -> bool {
+        matches!(self, Sink::Http(_))
     }
 
     /// Gives up what the sink holds of its own (the HTTP sink's batch in flight), counting it.
