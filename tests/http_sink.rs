@@ -290,3 +290,51 @@ fn a_tls_upstream_is_reached_through_the_documented_loopback_proxy() {
     }
     assert_eq!(nginx.status()["lines_written"], 20);
 }
+
+#[test]
+fn a_reload_does_not_wait_out_a_long_retry_after() {
+    // The write API asks for 5 minutes of quiet; a reload must still retire the old worker within
+    // exit_timeout= (plus the second its long timers take to notice), counting the lines it drops.
+    let upstream =
+        common::faulty_upstream::FaultyUpstream::start(common::faulty_upstream::Behaviour::RetryAfter(300));
+    let mut nginx = Nginx::start_with(
+        &format!(
+            r#"
+    analytics_sink {} flush=50ms exit_timeout=1s;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+            upstream.url("/write?db=x")
+        ),
+        1,
+    );
+    let old_worker = nginx.only_worker();
+    for _ in 0..10 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nginx.status()["batches_failed"] == 0 {
+        assert!(Instant::now() < deadline, "the 503 was never answered");
+        thread::sleep(Duration::from_millis(50));
+    }
+    nginx.signal("HUP");
+    let reloaded = Instant::now();
+    while common::process::is_running(old_worker) {
+        assert!(
+            reloaded.elapsed() < Duration::from_secs(6),
+            "the old worker is still waiting out Retry-After: 300\n{}",
+            nginx.error_log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let status = nginx.status();
+    assert_eq!(status["accepted"], 10, "{status}");
+    assert_eq!(
+        status["lines_written"].as_u64().unwrap() + status["dropped_at_exit"].as_u64().unwrap(),
+        10,
+        "{status}"
+    );
+    nginx.stop_with("QUIT");
+}

@@ -43,6 +43,8 @@ pub enum Behaviour {
     OversizedAnswer,
     /// `503` with `Retry-After: 0`.
     RetryAfterZero,
+    /// `503` with `Retry-After` of this many seconds.
+    RetryAfter(u32),
     /// `400` whose body is the whole request: request line, headers (a token too) and body.
     EchoRequest,
     /// This status, with a short JSON error message.
@@ -377,6 +379,12 @@ impl Connection<'_> {
             }
             Behaviour::RetryAfterZero => {
                 self.send(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n")
+            }
+            Behaviour::RetryAfter(seconds) => {
+                let head = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {seconds}\r\nContent-Length: 0\r\n\r\n"
+                );
+                self.send(head.as_bytes())
             }
             Behaviour::EchoRequest => {
                 let head = format!(
