@@ -117,17 +117,14 @@ impl Counter {
         Counter::OverflowSeries,
     ];
 
-    /// The overflow counters, indexed by `BudgetedTag::kind_index`.
-    pub const OVERFLOW: [Counter; 8] = [
-        Counter::OverflowPage,
-        Counter::OverflowNotFoundPage,
-        Counter::OverflowEventPage,
-        Counter::OverflowEventName,
-        Counter::OverflowReferrer,
-        Counter::OverflowCampaign,
-        Counter::OverflowUnlisted,
-        Counter::OverflowSeries,
-    ];
+    /// The overflow counter of a tag kind (`BudgetedTag::kind_index`): the overflow counters are
+    /// declared in kind order, as `ALL` lists every counter in declaration order.
+    pub fn overflow(kind_index: usize) -> Option<Counter> {
+        Counter::ALL
+            .get((Counter::OverflowPage as usize).checked_add(kind_index)?)
+            .copied()
+            .filter(|c| *c as usize >= Counter::OverflowPage as usize)
+    }
 
     pub fn name(self) -> &'static str {
         match self {

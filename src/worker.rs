@@ -158,8 +158,8 @@ impl Worker {
         let overflowed = apply_budget(outcome, budget, domain_index.copied(), now_s);
         if !overflowed.is_empty() {
             for kind in overflowed.kinds() {
-                if let Some(counter) = Counter::OVERFLOW.get(kind) {
-                    self.shared.add(*counter, 1);
+                if let Some(counter) = Counter::overflow(kind) {
+                    self.shared.add(counter, 1);
                 }
             }
             self.overflow.add(overflowed, self.log);
@@ -212,9 +212,14 @@ impl Worker {
         let (max_bytes, max_lines) = self.sink.max_batch();
         let batch = self.pending.next_batch(max_bytes, max_lines);
         let len = batch.len();
-        match self.sink.send(batch) {
+        let lines = self.pending.lines_in_front(len);
+        match self.sink.send(batch, lines) {
             SendOutcome::Sent(n) => {
-                let lines = self.pending.lines_in_front(n) as u64;
+                let lines = if n == len {
+                    lines
+                } else {
+                    self.pending.lines_in_front(n)
+                } as u64;
                 self.shared.add(Counter::LinesWritten, lines);
                 self.shared.add(Counter::BytesWritten, n as u64);
                 self.shared.add(Counter::BatchesOk, 1);
@@ -235,7 +240,7 @@ impl Worker {
             SendOutcome::Busy => 0,
             SendOutcome::Failed(reason) => {
                 self.shared.add(Counter::BatchesFailed, 1);
-                let lines = self.pending.lines_in_front(len) as u64;
+                let lines = lines as u64;
                 self.shared.add(Counter::DroppedSinkError, lines);
                 self.sink_error_drops.add(lines, &reason, self.log, &self.address);
                 self.pending.consume(len);
@@ -248,10 +253,9 @@ impl Worker {
     /// before it goes on (a reopen, the worker's exit).
     fn flush_all_now(&mut self) {
         self.waiting_for_timer = false;
-        let mut guard = self.pending.len() / 512 + MAX_SENDS_PER_PASS;
-        while !self.pending.is_empty() && self.sink.ready() && guard > 0 {
-            guard -= 1;
-            if self.send_one_batch() == 0 {
+        // Each send that takes anything takes at least one line: this many passes always suffice.
+        for _ in 0..=self.pending.line_count() {
+            if self.pending.is_empty() || !self.sink.ready() || self.send_one_batch() == 0 {
                 break;
             }
         }
@@ -295,7 +299,7 @@ impl Worker {
         self.flush_timer.clear();
         // Not into the HTTP sink: a request sent now could be stored upstream and still be
         // counted as dropped when the connection is closed below.
-        if !self.sink.is_http() {
+        if !self.sink.delivers_later() {
             self.flush_all_now();
         }
         self.sink.abandon("the worker exited before the sink took them");

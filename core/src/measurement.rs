@@ -22,6 +22,11 @@ impl Measurement {
         }
     }
 
+    /// One of the module's own default names, checked by a test rather than at run time.
+    pub(crate) fn default_name(name: &'static str) -> Measurement {
+        Measurement(name.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -36,6 +41,16 @@ impl fmt::Display for Measurement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_names_are_valid() {
+        let defaults = crate::outcome_line::Measurements::default();
+        for m in [&defaults.page_view, &defaults.not_found, &defaults.event] {
+            assert_eq!(Measurement::parse(m.as_str()).as_ref(), Ok(m));
+        }
+        let unlisted = defaults.unlisted.unwrap();
+        assert_eq!(Measurement::parse(unlisted.as_str()), Ok(unlisted));
+    }
 
     #[test]
     fn accepts_plain_names_only() {

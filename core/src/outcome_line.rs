@@ -18,7 +18,7 @@ pub struct Measurements {
 
 impl Default for Measurements {
     fn default() -> Self {
-        let name = |n: &str| Measurement::parse(n).unwrap_or_else(|_| unreachable!("valid default name"));
+        let name = Measurement::default_name;
         Measurements {
             page_view: name("pageview"),
             not_found: name("notfound"),

@@ -56,6 +56,13 @@ impl HttpTarget {
     }
 }
 
+/// Lines taken from the worker, with their count (known from the worker's line index, so never
+/// counted again here).
+struct Batch {
+    bytes: Vec<u8>,
+    lines: usize,
+}
+
 /// Where the sink is between batches.
 enum State {
     /// No batch: ready for the next.
@@ -77,7 +84,7 @@ pub struct HttpSink {
     secrets: Secrets,
     peer: Box<PeerAddress>,
     /// The batch being delivered; two after a `413` split it.
-    queue: VecDeque<Vec<u8>>,
+    queue: VecDeque<Batch>,
     state: State,
     conn: Option<Connection>,
     delivery: Delivery,
@@ -127,22 +134,25 @@ impl HttpSink {
     }
 
     /// Takes a batch of whole lines to deliver, unless one is still on its way.
-    pub fn send(&mut self, batch: &[u8]) -> SendOutcome {
+    pub fn send(&mut self, batch: &[u8], lines: usize) -> SendOutcome {
         if !self.ready() {
             return SendOutcome::Busy;
         }
-        self.queue.push_back(batch.to_vec());
+        self.queue.push_back(Batch {
+            bytes: batch.to_vec(),
+            lines,
+        });
         self.start();
         SendOutcome::Taken(batch.len())
     }
 
     /// Starts an exchange for the front batch, on the open connection or a new one.
     fn start(&mut self) {
-        let Some(body) = self.queue.front() else {
+        let Some(batch) = self.queue.front() else {
             self.state = State::Idle;
             return;
         };
-        let request = self.request_for(body);
+        let request = self.request_for(&batch.bytes);
         self.state = State::Exchanging {
             request,
             sent: 0,
@@ -291,7 +301,7 @@ impl HttpSink {
                 self.shared.add(Counter::LinesWritten, lines as u64);
                 self.shared.add(
                     Counter::BytesWritten,
-                    self.queue.front().map_or(0, Vec::len) as u64,
+                    self.queue.front().map_or(0, |b| b.bytes.len()) as u64,
                 );
                 self.settled();
             }
@@ -403,11 +413,21 @@ impl HttpSink {
     }
 
     fn split_front(&mut self) {
-        let batch = self.queue.pop_front().unwrap_or_default();
-        match split_in_two(&batch) {
+        let Some(batch) = self.queue.pop_front() else {
+            return self.start();
+        };
+        match split_in_two(&batch.bytes) {
             Some((first, second)) => {
-                self.queue.push_front(second.to_vec());
-                self.queue.push_front(first.to_vec());
+                // Only here are lines counted again: a 413 is rare, and the halves need their own.
+                let first_lines = count_lines(first);
+                self.queue.push_front(Batch {
+                    bytes: second.to_vec(),
+                    lines: batch.lines.saturating_sub(first_lines),
+                });
+                self.queue.push_front(Batch {
+                    bytes: first.to_vec(),
+                    lines: first_lines,
+                });
             }
             None => self.queue.push_front(batch),
         }
@@ -422,7 +442,7 @@ impl HttpSink {
     }
 
     fn front_lines(&self) -> usize {
-        self.queue.front().map_or(0, |b| count_lines(b))
+        self.queue.front().map_or(0, |b| b.lines)
     }
 
     /// Gives up on every batch this sink holds, counting them.
@@ -431,7 +451,7 @@ impl HttpSink {
         self.deadline.clear();
         self.retry.clear();
         self.state = State::Idle;
-        let lines: usize = self.queue.iter().map(|b| count_lines(b)).sum();
+        let lines: usize = self.queue.iter().map(|b| b.lines).sum();
         self.queue.clear();
         self.delivery.settled();
         if lines > 0 {

@@ -79,15 +79,19 @@ impl Sink {
         }
     }
 
-    pub fn send(&mut self, batch: &[u8]) -> SendOutcome {
+    /// Offers `batch`, which holds `lines` whole lines.
+    pub fn send(&mut self, batch: &[u8], lines: usize) -> SendOutcome {
         match self {
             Sink::Udp(udp) => udp.send(batch),
             Sink::File(file) => file.send(batch),
-            Sink::Http(http) => http.send(batch),
+            Sink::Http(http) => http.send(batch, lines),
         }
     }
 
-    pub fn is_http(&self) -> bool {
+    /// Whether a send only hands the batch over, for the sink to deliver later on its own (HTTP).
+    /// Such a sink must not be sent to from `exit_process`: the request could reach the upstream
+    /// and still be counted as dropped when the process ends.
+    pub fn delivers_later(&self) -> bool {
         matches!(self, Sink::Http(_))
     }
 

@@ -6,7 +6,7 @@
 //! line must be confirmed.
 
 use std::io::ErrorKind;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 use nginx_sys::{ngx_log_t, NGX_LOG_EMERG};
 use ngx::ngx_log_error;
@@ -21,9 +21,15 @@ pub struct UdpSink {
 
 impl UdpSink {
     pub fn open(peer: SocketAddr, datagram_size: usize, log: *mut ngx_log_t) -> Result<UdpSink, ()> {
-        let local: SocketAddr = if peer.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-            .parse()
-            .expect("valid literal");
+        // The unspecified address of the peer's family, any port: built, not parsed.
+        let local = SocketAddr::new(
+            if peer.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            },
+            0,
+        );
         let open = || -> std::io::Result<UdpSocket> {
             let socket = UdpSocket::bind(local)?;
             // Connected, so the kernel reports an unreachable listener on the next send.
