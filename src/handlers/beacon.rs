@@ -3,7 +3,7 @@
 
 use analytics_core::beacon::BeaconErrorKind;
 use analytics_core::cors::origin_is_allowed;
-use analytics_core::{normalise, Beacon, BeaconError, Outcome};
+use analytics_core::{normalise, Beacon, BeaconError};
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_read_client_request_body,
     ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_OPTIONS,
@@ -185,20 +185,18 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
     ];
     let headers: &[Header] = if origin.is_some() { &cors } else { &cors[..1] };
 
-    let outcome = Beacon::parse(&body).and_then(|beacon| {
-        normalise(&beacon, &conf.policy).map(|mut outcome| {
-            let counter = worker::with(|w| record(w, &mut outcome, &conf.measurements));
-            (matches!(outcome, Outcome::Unlisted { .. }), counter)
-        })
+    let recorded = Beacon::parse(&body).and_then(|beacon| {
+        normalise(&beacon, &conf.policy)
+            .map(|mut outcome| worker::with(|w| record(w, &mut outcome, &conf.measurements)))
     });
-    match outcome {
+    match recorded {
         // SAFETY (caller): valid request.
         Err(error) => unsafe { reject(r, shared, headers, &error) },
-        Ok((_, None)) => NGX_ERROR as ngx_int_t,
-        Ok((unlisted, Some(counter))) => {
+        Ok(None) => NGX_ERROR as ngx_int_t,
+        Ok(Some(counter)) => {
             // SAFETY (caller): valid request.
             unsafe { count(r, shared, counter) };
-            if unlisted {
+            if counter == Counter::Unlisted {
                 let text = b"403 Forbidden: this domain is not accepted here\n";
                 // SAFETY (caller): valid request.
                 return unsafe { send(r, 403, headers, text) };
