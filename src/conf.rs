@@ -66,7 +66,9 @@ pub struct MainConf {
     pub budget: BudgetConf,
     /// `analytics_budget` appeared (it may appear once).
     pub budget_set: bool,
-    pub beacon_locations: usize,
+    /// The first directive that records hits (`analytics_beacon` or `analytics_pixel`): the one
+    /// named when no sink is set.
+    pub recording_directive: Option<&'static str>,
     pub status_locations: usize,
     pub shared_zone: *mut ngx_shm_zone_t,
 }
@@ -77,7 +79,7 @@ impl Default for MainConf {
             sink: None,
             budget: BudgetConf::default(),
             budget_set: false,
-            beacon_locations: 0,
+            recording_directive: None,
             status_locations: 0,
             shared_zone: ptr::null_mut(),
         }
@@ -169,10 +171,10 @@ impl LocationConf {
 pub unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's main configuration.
     let main = unsafe { &mut *conf.cast::<MainConf>() };
-    if main.beacon_locations > 0 && main.sink.is_none() {
+    if let (Some(directive), None) = (main.recording_directive, &main.sink) {
         return fail(
             cf,
-            "\"analytics_beacon\" is used but no \"analytics_sink\" is set in the http block",
+            &format!("\"{directive}\" is used but no \"analytics_sink\" is set in the http block"),
         );
     }
     if main.sink.is_some() || main.status_locations > 0 {
