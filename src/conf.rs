@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 use std::net::SocketAddr;
 use std::ptr;
 
+use analytics_core::dashboard::DashboardMeasurements;
 use analytics_core::outcome_line::Measurements;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement, Policy};
@@ -18,6 +19,7 @@ use ngx::http::HttpModuleMainConf;
 use crate::budget_zone::BudgetConf;
 use crate::directives::fail;
 use crate::handlers::agent::AgentScript;
+use crate::handlers::dashboard::Dashboard;
 use crate::shared_state;
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
@@ -147,6 +149,8 @@ pub struct LocationConf {
     pub max_body: Option<usize>,
     /// The browser script as served by this location (`analytics_agent`).
     pub agent: Option<AgentScript>,
+    /// The dashboard served by this location (`analytics_dashboard`).
+    pub dashboard: Option<Dashboard>,
     /// Built from the values above when the configuration is merged.
     merged: Option<Merged>,
 }
@@ -250,6 +254,25 @@ pub unsafe extern "C" fn merge_loc_conf(
     let (Some(page_view), Some(not_found), Some(event)) = (name(0), name(1), name(2)) else {
         return fail(cf, "invalid default measurement name");
     };
+    if let Some(dashboard) = conf.dashboard.as_mut() {
+        // SAFETY: `cf` is the configuration being merged, inside an http block; the sink is set
+        // while the http block is read, before any location is merged.
+        let main = AnalyticsModule::main_conf_mut(unsafe { &*cf });
+        let sink_query = main.and_then(|m| match m.sink.as_ref().map(|s| &s.address) {
+            Some(SinkAddress::Http { path_and_query, .. }) => {
+                path_and_query.split_once('?').map(|(_, q)| q.to_owned())
+            }
+            _ => None,
+        });
+        dashboard.build_page(
+            &DashboardMeasurements {
+                page_view: page_view.as_str(),
+                not_found: not_found.as_str(),
+                event: event.as_str(),
+            },
+            sink_query.as_deref(),
+        );
+    }
     conf.merged = Some(Merged {
         policy,
         measurements: Measurements {

@@ -9,6 +9,7 @@ use std::ptr;
 
 use analytics_core::beacon::valid_event_name;
 use analytics_core::budget::BudgetConfig;
+use analytics_core::dashboard::DashboardSettings;
 use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
@@ -30,6 +31,7 @@ use crate::conf::{
     MEASUREMENT_DIRECTIVES,
 };
 use crate::handlers::agent::AgentScript;
+use crate::handlers::dashboard::Dashboard;
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
 use crate::AnalyticsModule;
@@ -54,7 +56,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 18] = [
+pub static mut COMMANDS: [ngx_command_t; 19] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -109,6 +111,12 @@ pub static mut COMMANDS: [ngx_command_t; 18] = [
         ngx_string!("analytics_agent"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
         set_agent,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_dashboard"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
+        set_dashboard,
         LOC,
     ),
     directive(
@@ -464,6 +472,31 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
         return fail(cf, "\"analytics_agent\" must be inside a location");
     };
     clcf.handler = Some(crate::handlers::agent::agent_handler);
+    NGX_CONF_OK
+}
+
+extern "C" fn set_dashboard(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
+    if lcf.dashboard.is_some() {
+        return fail(cf, "\"analytics_dashboard\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let parsed = args
+        .iter()
+        .map(text)
+        .collect::<Result<Vec<&str>, String>>()
+        .and_then(DashboardSettings::parse);
+    match parsed {
+        Ok(settings) => lcf.dashboard = Some(Dashboard::new(settings)),
+        Err(e) => return fail(cf, &format!("\"analytics_dashboard\": {e}")),
+    }
+    // SAFETY: `cf` is valid while its directive is parsed.
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return fail(cf, "\"analytics_dashboard\" must be inside a location");
+    };
+    clcf.handler = Some(crate::handlers::dashboard::dashboard_handler);
     NGX_CONF_OK
 }
 
