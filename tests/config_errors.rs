@@ -172,6 +172,22 @@ fn bad_values_are_refused() {
         ("analytics_agent \"beacon=/a b\";", "invalid \"beacon=/a b\""),
         ("analytics_agent colour=red;", "unknown parameter \"colour=red\""),
         (
+            "analytics_dashboard db=web;",
+            "\"analytics_dashboard\": \"query=\" is required",
+        ),
+        (
+            "analytics_dashboard query=https://influx.example.com/query;",
+            "use a path on this site",
+        ),
+        (
+            "analytics_dashboard query=/q \"db=a'b\";",
+            "invalid \"db=a'b\"",
+        ),
+        (
+            "analytics_dashboard query=/q; analytics_dashboard query=/q;",
+            "\"analytics_dashboard\" directive is duplicate",
+        ),
+        (
             "analytics_beacon; analytics_domains example.com; analytics_notfound_measurement off;",
             "\"analytics_notfound_measurement\": cannot be \"off\"",
         ),
