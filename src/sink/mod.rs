@@ -4,6 +4,7 @@
 
 pub mod file;
 pub mod http;
+pub mod http_last_attempt;
 pub mod udp;
 
 use nginx_sys::ngx_log_t;
@@ -15,6 +16,9 @@ use crate::shared_state::SharedState;
 pub enum SendOutcome {
     /// This many bytes (from the front of the batch) were delivered.
     Sent(usize),
+    /// This many bytes were sent as a datagram; its lines are counted when the socket confirms
+    /// them (see `udp::UdpSink::confirm`).
+    Unconfirmed(usize),
     /// Nothing was delivered; the same batch should be offered again after the flush interval.
     Retry(String),
     /// The batch can never be delivered (e.g. too large for a datagram); drop and count it.
@@ -82,9 +86,18 @@ impl Sink {
     /// Offers `batch`, which holds `lines` whole lines.
     pub fn send(&mut self, batch: &[u8], lines: usize) -> SendOutcome {
         match self {
-            Sink::Udp(udp) => udp.send(batch),
+            Sink::Udp(udp) => udp.send(batch, lines, crate::timer::now_ms()),
             Sink::File(file) => file.send(batch),
             Sink::Http(http) => http.send(batch, lines),
+        }
+    }
+
+    /// Bytes the sink holds of its own (the HTTP sink's batch in flight and its request): they
+    /// count against `buffer=` as the pending lines do.
+    pub fn held_bytes(&self) -> usize {
+        match self {
+            Sink::Http(http) => http.held_bytes(),
+            Sink::Udp(_) | Sink::File(_) => 0,
         }
     }
 
