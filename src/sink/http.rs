@@ -2,8 +2,9 @@
 //! nginx's event loop, so a slow, absent or hostile upstream never stalls the worker.
 //!
 //! A batch handed to this sink is its to deliver: it stays in memory (one batch, or its halves
-//! after a `413`) until the upstream accepts it, refuses it for good, or the worker must exit;
-//! each outcome is counted. Each exchange (connect, send, answer) has one absolute deadline that
+//! after a `413`) until the upstream accepts it, refuses it (wholly or in part) for good, or the
+//! worker must exit; each outcome is counted, line by line. What it holds counts against the
+//! worker's `buffer=`, and a request's body is sent from the batch itself, never copied. Each exchange (connect, send, answer) has one absolute deadline that
 //! progress cannot push back, and the answer is read by a bounded incremental parser: an answer
 //! over its caps, malformed, or late fails the exchange, and the batch is retried after a back-off.
 //! What to do after each exchange is decided by the pure rules of `analytics_core::delivery`.

@@ -1,6 +1,7 @@
 //! Sinks: where a worker's batches of lines go. Each knows only its own target; each send either
-//! completes at once, says "try later", fails for good, or hands the batch to a sink that
-//! delivers it on its own (HTTP). None of them blocks the worker.
+//! completes at once (file), is sent and waits for the socket's word on it (UDP), says "try
+//! later", fails for good, or hands the batch to a sink that delivers it on its own (HTTP). None
+//! of them blocks the worker, except the HTTP sink's last attempt when nginx stops at once.
 
 pub mod file;
 pub mod http;
@@ -102,8 +103,8 @@ impl Sink {
     }
 
     /// Whether a send only hands the batch over, for the sink to deliver later on its own (HTTP).
-    /// Such a sink must not be sent to from `exit_process`: the request could reach the upstream
-    /// and still be counted as dropped when the process ends.
+    /// Such a sink is not sent to from `exit_process`, where the event loop no longer runs: it
+    /// gets a blocking, bounded last attempt instead (`http_last_attempt`).
     pub fn delivers_later(&self) -> bool {
         matches!(self, Sink::Http(_))
     }
