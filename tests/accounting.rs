@@ -227,3 +227,55 @@ fn a_file_sink_that_cannot_write_counts_every_line_at_exit() {
     assert!(nginx.error_log().contains("No space left on device"));
     nginx.stop_with("QUIT");
 }
+
+/// This host's address on its outgoing interface (not loopback), if it has one: found by
+/// connecting a UDP socket, which sends nothing.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket
+        .connect("192.0.2.1:9")
+        .or_else(|_| socket.connect("8.8.8.8:53"))
+        .ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn udp_to_an_address_off_loopback_is_confirmed_after_a_round_trip() {
+    // The sink treats a peer that is not a loopback address as remote: its datagrams wait for a
+    // refusal before they count. This host's own interface address takes that path.
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("skipped: this host has no address off loopback");
+        return;
+    };
+    let nobody = std::net::UdpSocket::bind((ip, 0)).unwrap();
+    let port = nobody.local_addr().unwrap().port();
+    drop(nobody);
+    let nginx = sink_nginx(&format!("udp://{ip}:{port} flush=20ms"), 1);
+    for _ in 0..10 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let status = settled(&nginx, Duration::from_secs(10));
+    assert_eq!(
+        ledger(&status),
+        (10, 0, 10),
+        "nothing listened at {ip}:{port}: {status}"
+    );
+
+    let listener = std::net::UdpSocket::bind((ip, 0)).unwrap();
+    listener.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let nginx = sink_nginx(&format!("udp://{ip}:{port} flush=20ms"), 1);
+    for _ in 0..10 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let mut received = 0;
+    let mut buf = [0u8; 65536];
+    while received < 10 {
+        let n = listener.recv(&mut buf).expect("the lines arrive");
+        received += String::from_utf8_lossy(&buf[..n]).lines().count();
+    }
+    let status = settled(&nginx, Duration::from_secs(10));
+    assert_eq!(ledger(&status), (10, 10, 0), "{status}");
+}

@@ -172,6 +172,12 @@ fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
         influx.wait_for_scalar("SELECT sum(hits) FROM event", 1, Duration::from_secs(20)),
         Some(1)
     );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nginx.status()["lines_written"] != 1 {
+        assert!(Instant::now() < deadline, "{}", nginx.status());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_accounted(&nginx.status());
 }
 
 #[test]
