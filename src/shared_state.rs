@@ -48,9 +48,11 @@ pub enum Counter {
     IgnoredDnt,
     /// Preflight (`OPTIONS`) requests answered.
     Preflight,
-    /// Lines handed to the sink.
+    /// Lines the sink confirmed: written to the file, stored by the write API (all of a 2xx
+    /// batch, the stored part of a partial write), or sent in a datagram the socket reported no
+    /// refusal for.
     LinesWritten,
-    /// Bytes of lines handed to the sink.
+    /// Bytes of those writes, datagrams and request bodies.
     BytesWritten,
     /// Sends the sink (or the write API) accepted: datagrams, writes, 2xx answers.
     BatchesOk,
@@ -58,9 +60,11 @@ pub enum Counter {
     BatchesFailed,
     /// Lines dropped because the worker's pending buffer was full.
     DroppedBufferFull,
-    /// Lines dropped because the sink refused them for good.
+    /// Lines dropped because the sink refused them for good (a datagram refused as "port
+    /// unreachable", a line longer than `datagram=`).
     DroppedSinkError,
-    /// Lines an HTTP write API refused (400, 422, or 413 for a single line).
+    /// Lines an HTTP write API refused (400 or 422, line by line when the answer is a partial
+    /// write; 413 for a single line).
     DroppedRefused,
     /// Lines still pending when a worker had to exit.
     DroppedAtExit,

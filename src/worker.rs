@@ -10,7 +10,7 @@
 //! until its lines are delivered or `exit_timeout=` passes.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
@@ -26,6 +26,8 @@ use ngx::ngx_log_error;
 use crate::conf::MainConf;
 use crate::panic_guard::contain;
 use crate::shared_state::{Counter, SharedState};
+use crate::sink::http_last_attempt::LAST_ATTEMPT_MS;
+use crate::sink::udp::Confirmation;
 use crate::sink::{SendOutcome, Sink};
 use crate::timer::{exiting, now_ms, Alarm, Timer};
 
@@ -209,11 +211,16 @@ impl Worker {
 
     /// Offers the next batch to the sink; returns the bytes it took.
     fn send_one_batch(&mut self) -> usize {
+        // A refusal the UDP socket reports is for an earlier datagram: count it, and wait for the
+        // flush interval before the next, as for any refusal.
+        if self.confirm_datagrams(false) {
+            return 0;
+        }
         let (max_bytes, max_lines) = self.sink.max_batch();
         let batch = self.pending.next_batch(max_bytes, max_lines);
         let len = batch.len();
         let lines = self.pending.lines_in_front(len);
-        match self.sink.send(batch, lines) {
+        let taken = match self.sink.send(batch, lines) {
             SendOutcome::Sent(n) => {
                 let lines = if n == len {
                     lines
@@ -224,6 +231,12 @@ impl Worker {
                 self.shared.add(Counter::BytesWritten, n as u64);
                 self.shared.add(Counter::BatchesOk, 1);
                 self.pending.consume(n);
+                n
+            }
+            SendOutcome::Unconfirmed(n) => {
+                self.pending.consume(n);
+                // For a listener on this host the socket knows at once.
+                self.confirm_datagrams(false);
                 n
             }
             SendOutcome::Taken(n) => {
@@ -246,7 +259,40 @@ impl Worker {
                 self.pending.consume(len);
                 len
             }
+        };
+        self.pending.set_held_elsewhere(self.sink.held_bytes());
+        taken
+    }
+
+    /// Counts what the UDP socket says about the datagrams sent before (all of them, when `all`:
+    /// the worker is exiting). True if it reported a refusal.
+    fn confirm_datagrams(&mut self, all: bool) -> bool {
+        let Sink::Udp(udp) = &mut self.sink else {
+            return false;
+        };
+        let mut refused = false;
+        for confirmation in udp.confirm(now_ms(), all) {
+            match confirmation {
+                Confirmation::Written {
+                    lines,
+                    bytes,
+                    datagrams,
+                } => {
+                    self.shared.add(Counter::LinesWritten, lines as u64);
+                    self.shared.add(Counter::BytesWritten, bytes as u64);
+                    self.shared.add(Counter::BatchesOk, datagrams as u64);
+                }
+                Confirmation::Lost { lines, reason } => {
+                    refused = true;
+                    self.shared.add(Counter::BatchesFailed, 1);
+                    self.shared.add(Counter::DroppedSinkError, lines as u64);
+                    self.sink_error_drops
+                        .add(lines as u64, &reason, self.log, &self.address);
+                    self.waiting_for_timer = true;
+                }
+            }
         }
+        refused
     }
 
     /// Sends everything the sink takes now, in one go: only where nginx needs the lines out
@@ -263,6 +309,7 @@ impl Worker {
 
     /// Called after the sink handled one of its own events: it may now take the next batch.
     pub fn after_sink_event(&mut self) {
+        self.pending.set_held_elsewhere(self.sink.held_bytes());
         if !self.pending.is_empty() && self.can_send() {
             self.flush_soon.post();
         }
@@ -276,10 +323,19 @@ impl Worker {
     /// Arms the timer while lines are pending. While exiting, retries come quickly and stop at
     /// the deadline, so a dead sink cannot keep a worker alive for ever.
     fn schedule(&mut self) {
-        if self.pending.is_empty() || self.flush_timer.is_set() {
+        if self.flush_timer.is_set() {
             return;
         }
         let (exiting, now) = (exiting(), now_ms());
+        if self.pending.is_empty() {
+            // Datagrams to a remote listener are confirmed when their round trip has passed.
+            if let Sink::Udp(udp) = &self.sink {
+                if let Some(due_in) = udp.confirmation_due_in(now) {
+                    self.flush_timer.set(due_in.clamp(1, self.flush_interval.max(1)));
+                }
+            }
+            return;
+        }
         let delay = if exiting {
             let deadline = *self
                 .exit_deadline
@@ -299,11 +355,25 @@ impl Worker {
         self.flush_timer.clear();
         // Not into the HTTP sink: a request sent now could be stored upstream and still be
         // counted as dropped when the connection is closed below.
-        if !self.sink.delivers_later() {
+        if let Sink::Http(http) = &mut self.sink {
+            // The event loop is over (`nginx -s stop`, or a graceful exit that ran out of time):
+            // one last, blocking, strictly bounded attempt.
+            if !self.pending.is_empty() || !http.ready() {
+                let budget = LAST_ATTEMPT_MS.min(self.exit_timeout as u64);
+                http.last_attempt(&mut self.pending, Duration::from_millis(budget));
+            }
+        } else {
             self.flush_all_now();
         }
-        self.sink.abandon("the worker exited before the sink took them");
-        self.drop_all_pending("the worker exited before the sink took them");
+        self.confirm_datagrams(true);
+        let reason = if self.sink.delivers_later() {
+            "the worker was stopped and the write API did not take them within the last attempt \
+             (at most 1s)"
+        } else {
+            "the worker exited before the sink took them"
+        };
+        self.sink.abandon(reason);
+        self.drop_all_pending(reason);
         // Every drop is in the log by the time the worker is gone.
         self.buffer_full_drops.report_now(self.log, &self.address);
         self.sink_error_drops.report_now(self.log, &self.address);
@@ -430,6 +500,8 @@ extern "C" fn on_flush_timer(event: *mut ngx_event_t) {
             if !worker.flush_timer.ring(exiting().then(now_ms)) {
                 return;
             }
+            worker.confirm_datagrams(false);
+            // This is the retry a refusal waited for, even one reported just now.
             worker.waiting_for_timer = false;
             worker.flush_pass();
             worker.schedule();

@@ -544,3 +544,159 @@ fn a_test_fails_when_its_nginx_logs_an_alert() {
     nginx.expect_in_log("planted by the test");
     nginx.assert_log_clean();
 }
+
+/// One nginx with one worker and a slow flush, so that beacons sent together make one batch.
+fn one_batch_nginx(upstream: &FaultyUpstream) -> Nginx {
+    Nginx::start_with(
+        &format!(
+            r#"
+    analytics_sink {url} flush=700ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+            url = upstream.url("/write?db=x"),
+        ),
+        1,
+    )
+}
+
+/// Waits until `lines` lines are counted as written or dropped, and returns the status page.
+fn settled_status(nginx: &Nginx, lines: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = nginx.status();
+        let settled = counter(&status, "lines_written")
+            + [
+                "dropped_buffer_full",
+                "dropped_sink_error",
+                "dropped_refused",
+                "dropped_at_exit",
+            ]
+            .iter()
+            .map(|c| counter(&status, c))
+            .sum::<u64>();
+        if settled >= lines || Instant::now() >= deadline {
+            return status;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The write APIs that store part of a batch say how much they refused; the rest is written.
+#[test]
+fn partial_writes_count_each_line_once() {
+    const INFLUXDB_2: &str = "HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/json; charset=utf-8\r\n\
+        Content-Length: 220\r\n\r\n{\"code\":\"unprocessable entity\",\"message\":\"failure writing points to database: \
+        partial write: field type conflict: input field \\\"hits\\\" on measurement \\\"pageview\\\" is type float, \
+        already exists as type integer dropped=1\"}";
+    const INFLUXDB_3: &str = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 212\r\n\r\n\
+        {\"error\":\"partial write of line protocol occurred\",\"data\":[{\"original_line\":\"a\",\"line_number\":1,\
+        \"error_message\":\"invalid column type\"},{\"original_line\":\"b\",\"line_number\":3,\"error_message\":\
+        \"invalid column type\"}]}";
+    // A refusal that says nothing of a partial write refuses the whole batch.
+    const WHOLE: &str =
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 42\r\n\r\n\
+        {\"error\":\"unable to parse: bad timestamp\"}";
+    for (answer, written, refused) in [(INFLUXDB_2, 3, 1), (INFLUXDB_3, 2, 2), (WHOLE, 0, 4)] {
+        let body = answer.split("\r\n\r\n").nth(1).unwrap();
+        let declared: usize = answer
+            .split("Content-Length: ")
+            .nth(1)
+            .and_then(|rest| rest.split("\r\n").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert_eq!(body.len(), declared, "the test's answer is well framed: {body}");
+        let upstream = FaultyUpstream::start(Behaviour::Raw(answer));
+        let nginx = one_batch_nginx(&upstream);
+        for _ in 0..4 {
+            assert_eq!(nginx.beacon(BEACON).status, 204);
+        }
+        let status = settled_status(&nginx, 4);
+        assert_eq!(
+            upstream.requests().len(),
+            1,
+            "one batch of 4 lines, answered once"
+        );
+        assert_eq!(
+            (
+                counter(&status, "lines_written"),
+                counter(&status, "dropped_refused")
+            ),
+            (written, refused),
+            "{answer}\n{status}"
+        );
+        // answered = written + each counted drop
+        let dropped: u64 = [
+            "dropped_buffer_full",
+            "dropped_sink_error",
+            "dropped_refused",
+            "dropped_at_exit",
+        ]
+        .iter()
+        .map(|c| counter(&status, c))
+        .sum();
+        assert_eq!(
+            counter(&status, "accepted"),
+            counter(&status, "lines_written") + dropped
+        );
+        let log = nginx.error_log();
+        assert!(log.contains(&format!("refused {refused} of 4 lines")), "{log}");
+    }
+}
+
+/// `Retry-After` as an HTTP date is waited for, as the seconds form is.
+#[test]
+fn retry_after_as_an_http_date_is_honoured() {
+    let upstream = FaultyUpstream::start(Behaviour::RetryAfterDate(3));
+    let nginx = Nginx::start_with(
+        &format!(
+            r#"
+    analytics_sink {url} flush=50ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+            url = upstream.url("/write?db=x"),
+        ),
+        1,
+    );
+    assert_eq!(nginx.beacon(BEACON).status, 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.requests_under(Behaviour::RetryAfterDate(3)) == 0 {
+        assert!(Instant::now() < deadline, "{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(10));
+    }
+    let refused_at = upstream.request_times(Behaviour::RetryAfterDate(3))[0];
+    upstream.set(Behaviour::Accept);
+    while upstream.lines().is_empty() {
+        assert!(Instant::now() < deadline, "{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(10));
+    }
+    let retried_after = upstream.request_times(Behaviour::Accept)[0] - refused_at;
+    // The date has a one-second resolution: 3 s from "now" is at least 2 s away.
+    assert!(
+        retried_after >= Duration::from_secs(2) && retried_after < Duration::from_secs(6),
+        "retried {retried_after:?} after Retry-After: <in 3 s>"
+    );
+    assert_eq!(nginx.status()["lines_written"], 1);
+}
+
+#[test]
+fn the_test_upstream_writes_http_dates() {
+    let epoch = std::time::UNIX_EPOCH;
+    assert_eq!(
+        common::faulty_upstream::http_date(epoch + Duration::from_secs(784_111_777)),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert_eq!(
+        common::faulty_upstream::http_date(epoch + Duration::from_secs(951_825_600)),
+        "Tue, 29 Feb 2000 12:00:00 GMT"
+    );
+    assert_eq!(
+        common::faulty_upstream::http_date(epoch),
+        "Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+}

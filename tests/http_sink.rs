@@ -172,6 +172,12 @@ fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
         influx.wait_for_scalar("SELECT sum(hits) FROM event", 1, Duration::from_secs(20)),
         Some(1)
     );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nginx.status()["lines_written"] != 1 {
+        assert!(Instant::now() < deadline, "{}", nginx.status());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_accounted(&nginx.status());
 }
 
 #[test]
@@ -335,6 +341,165 @@ fn a_reload_does_not_wait_out_a_long_retry_after() {
         status["lines_written"].as_u64().unwrap() + status["dropped_at_exit"].as_u64().unwrap(),
         10,
         "{status}"
+    );
+    nginx.stop_with("QUIT");
+}
+
+/// `accepted + not_found + events` against `lines_written` and every `dropped_*`.
+fn assert_accounted(status: &serde_json::Value) {
+    let sum = |names: &[&str]| -> u64 { names.iter().map(|n| status[*n].as_u64().unwrap()).sum() };
+    let answered = sum(&["accepted", "not_found", "events"]);
+    let dropped = sum(&[
+        "dropped_buffer_full",
+        "dropped_sink_error",
+        "dropped_refused",
+        "dropped_at_exit",
+    ]);
+    assert_eq!(
+        answered,
+        status["lines_written"].as_u64().unwrap() + dropped,
+        "answered = written + counted drops: {status}"
+    );
+}
+
+#[test]
+fn a_partial_write_counts_the_stored_lines_as_written() {
+    let influx = InfluxDb::start("analytics");
+    // `hits` of `event` is a float here: InfluxDB refuses our event line, and stores the others of
+    // the same batch.
+    assert_eq!(influx.write("event,domain=other hits=1.5"), 204);
+    let nginx = Nginx::start_with(
+        &format!(
+            r#"
+    analytics_sink {} flush=700ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+            influx.write_url()
+        ),
+        1,
+    );
+    for _ in 0..3 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let event = r#"{"t":"event","n":"play","d":"example.com","g":"/"}"#;
+    assert_eq!(nginx.beacon(event).status, 204);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut status = nginx.status();
+    while status["lines_written"].as_u64().unwrap() + status["dropped_refused"].as_u64().unwrap() < 4 {
+        assert!(Instant::now() < deadline, "{status}\n{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(50));
+        status = nginx.status();
+    }
+    assert_eq!(status["lines_written"], 3, "{status}\n{}", nginx.error_log());
+    assert_eq!(status["dropped_refused"], 1, "{status}");
+    assert_eq!(status["batches_failed"], 1, "one batch, answered once: {status}");
+    assert_accounted(&status);
+    assert_eq!(influx.wait_for_scalar(SUM, 3, Duration::from_secs(10)), Some(3));
+    let log = nginx.error_log();
+    assert!(
+        log.contains("refused 1 of 4 lines with 400: partial write: field type conflict"),
+        "{log}"
+    );
+}
+
+#[test]
+fn stop_delivers_what_is_pending_in_a_last_bounded_attempt() {
+    let influx = InfluxDb::start("analytics");
+    // A long flush interval: the lines are still pending when nginx is told to stop.
+    let mut nginx = http_nginx(&format!("{} flush=60s", influx.write_url()));
+    for _ in 0..20 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    nginx.stop_with("TERM");
+    assert_eq!(
+        influx.wait_for_scalar(SUM, 20, Duration::from_secs(10)),
+        Some(20),
+        "{}",
+        nginx.error_log()
+    );
+    let log = nginx.error_log();
+    assert_eq!(dropped_in_log(&log, " dropped: "), 0, "{log}");
+}
+
+#[test]
+fn stop_with_an_upstream_that_does_not_answer_counts_and_logs_every_line() {
+    // The answer comes a byte a second: the last attempt gives up within its second, before the
+    // master kills the worker (the log check fails the test on "exited on signal").
+    let upstream =
+        common::faulty_upstream::FaultyUpstream::start(common::faulty_upstream::Behaviour::OneBytePerSecond);
+    let mut nginx = http_nginx(&format!("{} flush=60s", upstream.url("/write?db=x")));
+    for _ in 0..20 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    let stopped = Instant::now();
+    nginx.stop_with("TERM");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let log = nginx.error_log();
+    assert_eq!(
+        dropped_in_log(&log, "within the last attempt"),
+        20,
+        "every line counted and logged as dropped at stop:\n{log}"
+    );
+    assert!(
+        log.contains("the last attempt before nginx stops failed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_buffer_bounds_every_line_a_worker_holds_with_the_batch_in_flight() {
+    let upstream = common::faulty_upstream::FaultyUpstream::start(common::faulty_upstream::Behaviour::Accept);
+    let buffer = 4096;
+    let mut nginx = Nginx::start_with(
+        &format!(
+            r#"
+    analytics_sink {} buffer={buffer} flush=300ms timeout=200ms exit_timeout=300ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+            upstream.url("/write?db=x")
+        ),
+        1,
+    );
+    // One line through, to learn its length.
+    assert_eq!(nginx.beacon(BEACON).status, 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while upstream.lines().is_empty() {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(10));
+    }
+    let line_bytes = upstream.lines()[0].len() as u64 + 1;
+    upstream.set(common::faulty_upstream::Behaviour::Down);
+    // Beacons over several flush intervals: the sink takes a batch and keeps it while it retries,
+    // and the buffer fills again behind it.
+    for _ in 0..150 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+        thread::sleep(Duration::from_millis(10));
+    }
+    let worker = nginx.only_worker();
+    nginx.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::process::is_running(worker) {
+        assert!(Instant::now() < deadline, "{}", nginx.error_log());
+        thread::sleep(Duration::from_millis(20));
+    }
+    let status = nginx.status();
+    assert_accounted(&status);
+    // What the worker held when it had to exit: its pending lines and the batch in flight.
+    let held = status["dropped_at_exit"].as_u64().unwrap();
+    assert!(status["dropped_buffer_full"].as_u64() > Some(0), "{status}");
+    assert!(
+        held * line_bytes <= buffer,
+        "{held} lines of {line_bytes} bytes held, buffer={buffer}: {status}"
     );
     nginx.stop_with("QUIT");
 }

@@ -26,6 +26,9 @@ pub struct PendingLines {
     /// Stream position just past each pending line, oldest first.
     ends: VecDeque<u64>,
     limit: usize,
+    /// Bytes of earlier lines held elsewhere (a batch a sink is delivering): they count against
+    /// the limit too, so that the limit bounds every line the owner holds.
+    held_elsewhere: usize,
 }
 
 /// A line refused because the buffer is full.
@@ -40,13 +43,25 @@ impl PendingLines {
             consumed: 0,
             ends: VecDeque::new(),
             limit,
+            held_elsewhere: 0,
         }
+    }
+
+    /// Says how many bytes of lines taken from this buffer are still held elsewhere; new lines
+    /// are refused while they and the pending ones would pass the limit.
+    pub fn set_held_elsewhere(&mut self, bytes: usize) {
+        self.held_elsewhere = bytes;
+    }
+
+    /// Pending bytes and bytes held elsewhere: what the limit bounds.
+    fn held(&self) -> usize {
+        self.len().saturating_add(self.held_elsewhere)
     }
 
     /// Appends one complete line (ending in `\n`), or refuses it if it would pass the limit.
     pub fn push(&mut self, line: &[u8]) -> Result<(), BufferFull> {
         debug_assert!(line.ends_with(b"\n"));
-        if self.len().saturating_add(line.len()) > self.limit {
+        if self.held().saturating_add(line.len()) > self.limit {
             return Err(BufferFull);
         }
         self.reserve(line.len());
@@ -63,7 +78,7 @@ impl PendingLines {
         let before = self.buf.len();
         write(&mut self.buf);
         debug_assert!(self.buf.len() == before || self.buf.ends_with(b"\n"));
-        if self.len() > self.limit {
+        if self.held() > self.limit {
             self.buf.truncate(before);
             return Err(BufferFull);
         }
@@ -168,6 +183,22 @@ mod tests {
         assert_eq!(p.push(b"x\n"), Err(BufferFull));
         assert_eq!(p.len(), 10);
         assert_eq!(p.line_count(), 2);
+    }
+
+    #[test]
+    fn lines_held_elsewhere_count_against_the_limit() {
+        let mut p = PendingLines::new(10);
+        assert_eq!(p.push(b"abcd\n"), Ok(()));
+        let batch = p.next_batch(100, usize::MAX).len();
+        p.consume(batch);
+        // A sink holds those 5 bytes now: 5 more fit, not 10.
+        p.set_held_elsewhere(batch);
+        assert_eq!(p.push(b"efgh\n"), Ok(()));
+        assert_eq!(p.push_with(|b| b.extend_from_slice(b"x\n")), Err(BufferFull));
+        assert_eq!(p.push(b"x\n"), Err(BufferFull));
+        p.set_held_elsewhere(0);
+        assert_eq!(p.push(b"x\n"), Ok(()));
+        assert_eq!(p.len(), 7);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! caps for any input, and reads every valid answer as the generator (the oracle here) built it.
 
 use analytics_core::http::response::{
-    Limits, Progress, Response, ResponseError, ResponseReader, MAX_RETRY_AFTER_S,
+    Limits, Progress, Response, ResponseError, ResponseReader, RetryAfter, MAX_RETRY_AFTER_S,
 };
 use proptest::prelude::*;
 
@@ -236,7 +236,9 @@ impl Answer {
         Response {
             status: self.status,
             keep_alive: persistent && (no_body || self.framing != Framing::UntilClose),
-            retry_after_s: self.retry_after.map(|s| s.min(MAX_RETRY_AFTER_S)),
+            retry_after: self
+                .retry_after
+                .map(|s| RetryAfter::Seconds(s.min(MAX_RETRY_AFTER_S))),
             body: if no_body { Vec::new() } else { self.body.clone() },
             json: self
                 .content_type

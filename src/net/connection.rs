@@ -7,8 +7,8 @@ use std::ptr::{self, NonNull};
 use nginx_sys::{
     ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_event_connect_peer,
     ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t, ngx_handle_read_event, ngx_handle_write_event,
-    ngx_log_t, ngx_peer_connection_t, ngx_str_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage,
-    socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
+    ngx_log_t, ngx_peer_connection_t, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6,
+    sockaddr_storage, socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
 };
 
 /// A peer's address in the form nginx keeps pointers to: it must outlive every connection made to
@@ -89,6 +89,10 @@ impl Connection {
             (*conn).log = log;
             (*(*conn).read).log = log;
             (*(*conn).write).log = log;
+            // A request goes out as its head, then its body from where it lies: without this,
+            // Nagle's algorithm could hold the body's last segment until the head is acknowledged.
+            // A failure (logged by nginx) costs only that delay.
+            ngx_tcp_nodelay(conn);
         }
         Ok((Connection { c }, rc == NGX_OK as isize))
     }

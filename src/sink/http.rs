@@ -2,22 +2,27 @@
 //! nginx's event loop, so a slow, absent or hostile upstream never stalls the worker.
 //!
 //! A batch handed to this sink is its to deliver: it stays in memory (one batch, or its halves
-//! after a `413`) until the upstream accepts it, refuses it for good, or the worker must exit;
-//! each outcome is counted. Each exchange (connect, send, answer) has one absolute deadline that
+//! after a `413`) until the upstream accepts it, refuses it (wholly or in part) for good, or the
+//! worker must exit; each outcome is counted, line by line. What it holds counts against the
+//! worker's `buffer=`, and a request's body is sent from the batch itself, never copied. Each exchange (connect, send, answer) has one absolute deadline that
 //! progress cannot push back, and the answer is read by a bounded incremental parser: an answer
 //! over its caps, malformed, or late fails the exchange, and the batch is retried after a back-off.
 //! What to do after each exchange is decided by the pure rules of `analytics_core::delivery`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use analytics_core::delivery::{verdict, Action, Delivery, Exchange, Verdict};
-use analytics_core::http::request::write_request;
+use analytics_core::http::request::write_request_head;
 use analytics_core::http::response::{Limits, Progress, Response, ResponseReader};
+use analytics_core::http::write_answer::refused_lines;
 use analytics_core::log_excerpt::{upstream_excerpt, Secrets};
+use analytics_core::pending::PendingLines;
 use nginx_sys::{ngx_event_t, ngx_log_t, ngx_msec_t, ngx_random, ngx_time, NGX_LOG_ERR, NGX_LOG_NOTICE};
 use ngx::ngx_log_error;
 
+use super::http_last_attempt::LastAttempt;
 use super::SendOutcome;
 use crate::net::connection::{Connection, Io, PeerAddress};
 use crate::panic_guard::contain;
@@ -67,9 +72,11 @@ struct Batch {
 enum State {
     /// No batch: ready for the next.
     Idle,
-    /// An exchange for the front batch is under way.
+    /// An exchange for the front batch is under way: its head, then its body (the batch itself,
+    /// or `gz`, its compressed copy), sent from where they lie.
     Exchanging {
-        request: Vec<u8>,
+        head: Vec<u8>,
+        gz: Option<Vec<u8>>,
         sent: usize,
         reader: ResponseReader,
     },
@@ -133,6 +140,17 @@ impl HttpSink {
         self.queue.is_empty()
     }
 
+    /// Bytes this sink holds: the batch (or its halves), and the request head and compressed body
+    /// of the exchange under way.
+    pub fn held_bytes(&self) -> usize {
+        let batches: usize = self.queue.iter().map(|b| b.bytes.len()).sum();
+        let exchange = match &self.state {
+            State::Exchanging { head, gz, .. } => head.len() + gz.as_ref().map_or(0, Vec::len),
+            State::Idle | State::BackingOff => 0,
+        };
+        batches + exchange
+    }
+
     /// Takes a batch of whole lines to deliver, unless one is still on its way.
     pub fn send(&mut self, batch: &[u8], lines: usize) -> SendOutcome {
         if !self.ready() {
@@ -152,9 +170,10 @@ impl HttpSink {
             self.state = State::Idle;
             return;
         };
-        let request = self.request_for(&batch.bytes);
+        let (head, gz) = request_for(&self.target, &batch.bytes);
         self.state = State::Exchanging {
-            request,
+            head,
+            gz,
             sent: 0,
             reader: ResponseReader::new(Limits::default()),
         };
@@ -172,24 +191,6 @@ impl HttpSink {
             }
         }
         self.on_writable();
-    }
-
-    fn request_for(&self, body: &[u8]) -> Vec<u8> {
-        let t = &self.target;
-        let mut request = Vec::with_capacity(body.len() + 256);
-        if t.gzip {
-            // Fastest level: a batch compresses in a few milliseconds, and text still shrinks ~8x.
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            let compressed = std::io::Write::write_all(&mut encoder, body).and_then(|()| encoder.finish());
-            if let Ok(gz) = compressed {
-                let mut headers = t.headers.clone();
-                headers.push(("Content-Encoding".to_owned(), "gzip".to_owned()));
-                write_request(&mut request, &t.host, &t.path_and_query, &headers, &gz);
-                return request;
-            }
-        }
-        write_request(&mut request, &t.host, &t.path_and_query, &t.headers, body);
-        request
     }
 
     /// An event of our connection.
@@ -220,12 +221,19 @@ impl HttpSink {
     }
 
     fn on_writable(&mut self) {
-        let (Some(conn), State::Exchanging { request, sent, .. }) = (self.conn.as_mut(), &mut self.state)
+        let (Some(conn), State::Exchanging { head, gz, sent, .. }, Some(batch)) =
+            (self.conn.as_mut(), &mut self.state, self.queue.front())
         else {
             return;
         };
-        while *sent < request.len() {
-            match conn.send(&request[*sent..]) {
+        let body = gz.as_deref().unwrap_or(&batch.bytes);
+        let total = head.len() + body.len();
+        while *sent < total {
+            let rest = match head.get(*sent..) {
+                Some(head_rest) if !head_rest.is_empty() => head_rest,
+                _ => body.get(*sent - head.len()..).unwrap_or_default(),
+            };
+            match conn.send(rest) {
                 Io::Done(n) => *sent += n,
                 Io::Again => return self.wait_writable(),
                 Io::Closed | Io::Error => return self.exchange_failed("connection lost while sending"),
@@ -275,8 +283,12 @@ impl HttpSink {
         self.deadline.clear();
         // An answer that came before the whole request was sent leaves the rest of the request
         // unread on the connection (a proxy answering 401 early, say): never reuse it.
-        let fully_sent =
-            matches!(&self.state, State::Exchanging { request, sent, .. } if *sent >= request.len());
+        let body_len = |gz: &Option<Vec<u8>>| match gz {
+            Some(gz) => gz.len(),
+            None => self.queue.front().map_or(0, |b| b.bytes.len()),
+        };
+        let fully_sent = matches!(&self.state,
+            State::Exchanging { head, gz, sent, .. } if *sent >= head.len() + body_len(gz));
         if !response.keep_alive || !fully_sent || exiting() {
             self.conn = None;
         }
@@ -292,7 +304,9 @@ impl HttpSink {
         );
         let exchange = Exchange::Answered {
             status: response.status,
-            retry_after_s: response.retry_after_s,
+            retry_after_s: response
+                .retry_after
+                .map(|r| r.seconds(u64::try_from(ngx_time()).unwrap_or(0))),
         };
         let action = self.next_action(&exchange, lines);
         let excerpt = || upstream_excerpt(&response.body, response.json, &self.secrets);
@@ -306,16 +320,27 @@ impl HttpSink {
                 self.settled();
             }
             Action::Refused => {
+                // A partial write stores the lines it does not refuse: they are written.
+                let refused = refused_lines(&response.body, lines);
+                let written = lines - refused;
                 ngx_log_error!(
                     NGX_LOG_ERR,
                     self.log,
-                    "analytics: {} refused {} lines with {}: {}",
+                    "analytics: {} refused {} of {} lines with {}: {}",
                     self.address,
+                    refused,
                     lines,
                     response.status,
                     excerpt()
                 );
-                self.shared.add(Counter::DroppedRefused, lines as u64);
+                if written > 0 {
+                    self.shared.add(Counter::LinesWritten, written as u64);
+                    self.shared.add(
+                        Counter::BytesWritten,
+                        self.queue.front().map_or(0, |b| b.bytes.len()) as u64,
+                    );
+                }
+                self.shared.add(Counter::DroppedRefused, refused as u64);
                 self.settled();
             }
             Action::Split => self.split_front(),
@@ -413,8 +438,14 @@ impl HttpSink {
     }
 
     fn split_front(&mut self) {
+        self.split_front_batch();
+        self.start();
+    }
+
+    /// Replaces the front batch by its two halves (a single line stays as it is).
+    fn split_front_batch(&mut self) {
         let Some(batch) = self.queue.pop_front() else {
-            return self.start();
+            return;
         };
         match split_in_two(&batch.bytes) {
             Some((first, second)) => {
@@ -431,7 +462,6 @@ impl HttpSink {
             }
             None => self.queue.push_front(batch),
         }
-        self.start();
     }
 
     /// The front batch is settled: go on with the next, if a split left one.
@@ -443,6 +473,96 @@ impl HttpSink {
 
     fn front_lines(&self) -> usize {
         self.queue.front().map_or(0, |b| b.lines)
+    }
+
+    /// `nginx -s stop`: sends what this sink holds, then the worker's `pending` lines, over a
+    /// blocking connection for at most `budget` (see `http_last_attempt`), applying the answers as
+    /// on the event loop. What is left afterwards is for the caller to count as dropped.
+    pub fn last_attempt(&mut self, pending: &mut PendingLines, budget: Duration) {
+        self.conn = None;
+        self.deadline.clear();
+        self.retry.clear();
+        self.state = State::Idle;
+        let target = self.target.clone();
+        let mut attempt = LastAttempt::new(&target, budget);
+        loop {
+            if self.queue.is_empty() {
+                if pending.is_empty() {
+                    return;
+                }
+                let bytes = pending.next_batch(MAX_BATCH_BYTES, target.batch_lines).to_vec();
+                let lines = pending.lines_in_front(bytes.len());
+                pending.consume(bytes.len());
+                self.queue.push_back(Batch { bytes, lines });
+            }
+            let Some(batch) = self.queue.front() else { return };
+            let (lines, bytes) = (batch.lines, batch.bytes.len());
+            let response = match attempt.exchange(&batch.bytes) {
+                Ok(response) => response,
+                Err(reason) => {
+                    let reason = self.secrets.redacted(&reason);
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        self.log,
+                        "analytics: {}: the last attempt before nginx stops failed: {}",
+                        self.address,
+                        reason
+                    );
+                    return;
+                }
+            };
+            let status = response.status;
+            match verdict(Some(status)) {
+                Verdict::Delivered => {
+                    self.shared.add(Counter::BatchesOk, 1);
+                    self.shared.add(Counter::LinesWritten, lines as u64);
+                    self.shared.add(Counter::BytesWritten, bytes as u64);
+                    self.queue.pop_front();
+                }
+                Verdict::Refused => {
+                    self.shared.add(Counter::BatchesFailed, 1);
+                    let refused = refused_lines(&response.body, lines);
+                    if refused < lines {
+                        self.shared.add(Counter::LinesWritten, (lines - refused) as u64);
+                        self.shared.add(Counter::BytesWritten, bytes as u64);
+                    }
+                    self.shared.add(Counter::DroppedRefused, refused as u64);
+                    let excerpt = upstream_excerpt(&response.body, response.json, &self.secrets);
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        self.log,
+                        "analytics: {} refused {} of {} lines with {}: {}",
+                        self.address,
+                        refused,
+                        lines,
+                        status,
+                        excerpt
+                    );
+                    self.queue.pop_front();
+                }
+                Verdict::TooLarge if lines > 1 => {
+                    self.shared.add(Counter::BatchesFailed, 1);
+                    self.split_front_batch();
+                }
+                Verdict::TooLarge => {
+                    self.shared.add(Counter::BatchesFailed, 1);
+                    self.shared.add(Counter::DroppedRefused, lines as u64);
+                    self.queue.pop_front();
+                }
+                // No time to wait for a better answer.
+                Verdict::Misconfigured | Verdict::SlowDown | Verdict::Retry => {
+                    self.shared.add(Counter::BatchesFailed, 1);
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        self.log,
+                        "analytics: {} answered {} to the last attempt before nginx stops",
+                        self.address,
+                        status
+                    );
+                    return;
+                }
+            }
+        }
     }
 
     /// Gives up on every batch this sink holds, counting them.
@@ -474,6 +594,43 @@ impl HttpSink {
             self.last_notice = now;
         }
     }
+}
+
+/// The head of the request that carries `body`, and the compressed body with `gzip=on`.
+fn request_for(target: &HttpTarget, body: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let mut head = Vec::with_capacity(256);
+    if target.gzip {
+        // Fastest level: a batch compresses in a few milliseconds, and text still shrinks ~8x.
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let compressed = std::io::Write::write_all(&mut encoder, body).and_then(|()| encoder.finish());
+        if let Ok(gz) = compressed {
+            let mut headers = target.headers.clone();
+            headers.push(("Content-Encoding".to_owned(), "gzip".to_owned()));
+            write_request_head(
+                &mut head,
+                &target.host,
+                &target.path_and_query,
+                &headers,
+                gz.len(),
+            );
+            return (head, Some(gz));
+        }
+    }
+    write_request_head(
+        &mut head,
+        &target.host,
+        &target.path_and_query,
+        &target.headers,
+        body.len(),
+    );
+    (head, None)
+}
+
+/// The whole request that carries `body`, for the blocking last attempt at exit.
+pub fn whole_request(target: &HttpTarget, body: &[u8]) -> Vec<u8> {
+    let (mut request, gz) = request_for(target, body);
+    request.extend_from_slice(gz.as_deref().unwrap_or(body));
+    request
 }
 
 fn count_lines(bytes: &[u8]) -> usize {

@@ -1,9 +1,11 @@
 //! Sinks: where a worker's batches of lines go. Each knows only its own target; each send either
-//! completes at once, says "try later", fails for good, or hands the batch to a sink that
-//! delivers it on its own (HTTP). None of them blocks the worker.
+//! completes at once (file), is sent and waits for the socket's word on it (UDP), says "try
+//! later", fails for good, or hands the batch to a sink that delivers it on its own (HTTP). None
+//! of them blocks the worker, except the HTTP sink's last attempt when nginx stops at once.
 
 pub mod file;
 pub mod http;
+pub mod http_last_attempt;
 pub mod udp;
 
 use nginx_sys::ngx_log_t;
@@ -15,6 +17,9 @@ use crate::shared_state::SharedState;
 pub enum SendOutcome {
     /// This many bytes (from the front of the batch) were delivered.
     Sent(usize),
+    /// This many bytes were sent as a datagram; its lines are counted when the socket confirms
+    /// them (see `udp::UdpSink::confirm`).
+    Unconfirmed(usize),
     /// Nothing was delivered; the same batch should be offered again after the flush interval.
     Retry(String),
     /// The batch can never be delivered (e.g. too large for a datagram); drop and count it.
@@ -82,15 +87,24 @@ impl Sink {
     /// Offers `batch`, which holds `lines` whole lines.
     pub fn send(&mut self, batch: &[u8], lines: usize) -> SendOutcome {
         match self {
-            Sink::Udp(udp) => udp.send(batch),
+            Sink::Udp(udp) => udp.send(batch, lines, crate::timer::now_ms()),
             Sink::File(file) => file.send(batch),
             Sink::Http(http) => http.send(batch, lines),
         }
     }
 
+    /// Bytes the sink holds of its own (the HTTP sink's batch in flight and its request): they
+    /// count against `buffer=` as the pending lines do.
+    pub fn held_bytes(&self) -> usize {
+        match self {
+            Sink::Http(http) => http.held_bytes(),
+            Sink::Udp(_) | Sink::File(_) => 0,
+        }
+    }
+
     /// Whether a send only hands the batch over, for the sink to deliver later on its own (HTTP).
-    /// Such a sink must not be sent to from `exit_process`: the request could reach the upstream
-    /// and still be counted as dropped when the process ends.
+    /// Such a sink is not sent to from `exit_process`, where the event loop no longer runs: it
+    /// gets a blocking, bounded last attempt instead (`http_last_attempt`).
     pub fn delivers_later(&self) -> bool {
         matches!(self, Sink::Http(_))
     }

@@ -45,6 +45,10 @@ pub enum Behaviour {
     RetryAfterZero,
     /// `503` with `Retry-After` of this many seconds.
     RetryAfter(u32),
+    /// `503` with `Retry-After` as an HTTP date this many seconds from now, and `Date: now`.
+    RetryAfterDate(u32),
+    /// Exactly these bytes, as a whole answer (status line, headers and body).
+    Raw(&'static str),
     /// `400` whose body is the whole request: request line, headers (a token too) and body.
     EchoRequest,
     /// This status, with a short JSON error message.
@@ -386,6 +390,17 @@ impl Connection<'_> {
                 );
                 self.send(head.as_bytes())
             }
+            Behaviour::RetryAfterDate(seconds) => {
+                let now = std::time::SystemTime::now();
+                let head = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nDate: {}\r\nRetry-After: {}\r\n\
+                     Content-Length: 0\r\n\r\n",
+                    http_date(now),
+                    http_date(now + Duration::from_secs(u64::from(seconds)))
+                );
+                self.send(head.as_bytes())
+            }
+            Behaviour::Raw(answer) => self.send(answer.as_bytes()),
             Behaviour::EchoRequest => {
                 let head = format!(
                     "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
@@ -454,6 +469,38 @@ impl Connection<'_> {
         }
         true
     }
+}
+
+/// `time` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), computed here independently of
+/// the module's parser.
+pub fn http_date(time: std::time::SystemTime) -> String {
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let (days, of_day) = (seconds / 86_400, seconds % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {

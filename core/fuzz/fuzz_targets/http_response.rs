@@ -2,10 +2,16 @@
 //! than the caps, and the same result either way (an answer completed before its last bytes
 //! differs only in not keeping the connection, as the whole saw bytes after it).
 //!
-//! Input: 8 bytes that choose the cut points and the limits, then the answer.
+//! The body of a complete answer then goes through the partial-write reader: never a panic, and
+//! never more lines refused than the batch had; a `Retry-After` never asks for more than its cap.
+//!
+//! Input: 8 bytes that choose the cut points, the limits and the batch size, then the answer.
 #![no_main]
 
-use analytics_core::http::response::{Limits, Progress, Response, ResponseError, ResponseReader};
+use analytics_core::http::response::{
+    Limits, Progress, Response, ResponseError, ResponseReader, MAX_RETRY_AFTER_S,
+};
+use analytics_core::http::write_answer::refused_lines;
 use libfuzzer_sys::fuzz_target;
 
 /// The reader's result, and whether bytes came after the piece that completed the answer.
@@ -50,6 +56,13 @@ fuzz_target!(|data: &[u8]| {
         rest = after;
     }
     let (whole, _) = read(limits, &[answer]);
+    if let Ok(response) = &whole {
+        let lines = (next() % 10_000) as usize;
+        assert!(refused_lines(&response.body, lines) <= lines);
+        if let Some(retry_after) = response.retry_after {
+            assert!(retry_after.seconds(next()) <= MAX_RETRY_AFTER_S);
+        }
+    }
     let (piecewise, unread) = read(limits, &pieces);
     match (piecewise, whole) {
         (Ok(piecewise), Ok(whole)) if unread => {

@@ -9,13 +9,26 @@ pub fn write_request(
     headers: &[(String, String)],
     body: &[u8],
 ) {
+    write_request_head(out, host, path_and_query, headers, body.len());
+    out.extend_from_slice(body);
+}
+
+/// Writes the head of the `POST` of a body of `body_len` bytes into `out`: the request line and
+/// the headers, up to and with the blank line. The body is sent after it from where it lies.
+pub fn write_request_head(
+    out: &mut Vec<u8>,
+    host: &str,
+    path_and_query: &str,
+    headers: &[(String, String)],
+    body_len: usize,
+) {
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(host.as_bytes());
     out.extend_from_slice(b"\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-    out.extend_from_slice(body.len().to_string().as_bytes());
+    out.extend_from_slice(body_len.to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
@@ -24,7 +37,6 @@ pub fn write_request(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
 }
 
 /// Checks a configured `Name: value` header: a token name, and a value without line breaks (a

@@ -25,6 +25,8 @@
 
 use std::fmt;
 
+use super::date::parse_imf_fixdate;
+
 /// How much of an answer is kept, at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -67,13 +69,36 @@ pub struct Response {
     pub status: u16,
     /// The connection may carry the next request.
     pub keep_alive: bool,
-    /// `Retry-After` in delta-seconds, at most [`MAX_RETRY_AFTER_S`]; `None` when absent or given
-    /// as an HTTP-date.
-    pub retry_after_s: Option<u64>,
+    /// `Retry-After`, in either of its forms; `None` when absent or unreadable.
+    pub retry_after: Option<RetryAfter>,
     /// The body (the upstream's message, for an error), at most `max_body` bytes.
     pub body: Vec<u8>,
     /// `Content-Type` is `application/json` (with or without parameters).
     pub json: bool,
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): a delay, or a moment given as an HTTP date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Delta-seconds, at most [`MAX_RETRY_AFTER_S`].
+    Seconds(u64),
+    /// An HTTP date (seconds since the epoch), with the answer's own `Date` when it has one: the
+    /// wait is measured on the upstream's clock, so that a clock skew between the hosts does not
+    /// stretch or cancel it.
+    At { at_s: u64, date_s: Option<u64> },
+}
+
+impl RetryAfter {
+    /// The seconds to wait, at most [`MAX_RETRY_AFTER_S`]; `now_s` (seconds since the epoch) is
+    /// used only for a date in an answer without `Date`. A date in the past means no wait.
+    pub fn seconds(self, now_s: u64) -> u64 {
+        match self {
+            RetryAfter::Seconds(seconds) => seconds,
+            RetryAfter::At { at_s, date_s } => at_s
+                .saturating_sub(date_s.unwrap_or(now_s))
+                .min(MAX_RETRY_AFTER_S),
+        }
+    }
 }
 
 /// Why an answer is refused. The caller closes the connection; the batch stays queued.
@@ -177,7 +202,7 @@ enum State {
 struct Head {
     status: u16,
     keep_alive: bool,
-    retry_after_s: Option<u64>,
+    retry_after: Option<RetryAfter>,
     json: bool,
 }
 
@@ -472,13 +497,13 @@ impl ResponseReader {
         let head = self.head.unwrap_or(Head {
             status: 0,
             keep_alive: false,
-            retry_after_s: None,
+            retry_after: None,
             json: false,
         });
         Response {
             status: head.status,
             keep_alive: head.keep_alive,
-            retry_after_s: head.retry_after_s,
+            retry_after: head.retry_after,
             body: std::mem::take(&mut self.body),
             json: head.json,
         }
@@ -522,7 +547,8 @@ fn parse_head(bytes: &[u8]) -> Result<Option<ParsedHead>, ResponseError> {
     let mut length = None;
     let mut chunked = false;
     let (mut close, mut keep_alive_option) = (false, false);
-    let mut retry_after_s = None;
+    let mut retry_after = None;
+    let mut date_s = None;
     let mut json = false;
     for field in answer.headers.iter() {
         let value = trim(field.value);
@@ -548,7 +574,9 @@ fn parse_head(bytes: &[u8]) -> Result<Option<ParsedHead>, ResponseError> {
                 keep_alive_option |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if name.eq_ignore_ascii_case("retry-after") {
-            retry_after_s = parse_retry_after(value);
+            retry_after = parse_retry_after(value);
+        } else if name.eq_ignore_ascii_case("date") {
+            date_s = parse_imf_fixdate(value);
         } else if name.eq_ignore_ascii_case("content-type") {
             let media_type = value.split(|&b| b == b';').next().map(trim).unwrap_or_default();
             json = media_type.eq_ignore_ascii_case(b"application/json");
@@ -569,7 +597,10 @@ fn parse_head(bytes: &[u8]) -> Result<Option<ParsedHead>, ResponseError> {
         summary: Head {
             status,
             keep_alive: persistent && !close && (no_body || framing != Framing::UntilClose),
-            retry_after_s,
+            retry_after: retry_after.map(|r| match r {
+                RetryAfter::At { at_s, .. } => RetryAfter::At { at_s, date_s },
+                seconds => seconds,
+            }),
             json,
         },
     }))
@@ -586,15 +617,19 @@ fn parse_content_length(value: &[u8]) -> Result<u64, ResponseError> {
         .unwrap_or(u64::MAX))
 }
 
-/// Delta-seconds only; an HTTP-date (or anything else) gives `None`.
-fn parse_retry_after(value: &[u8]) -> Option<u64> {
+/// Delta-seconds, or an IMF-fixdate (its `Date` is filled in by the caller); anything else gives
+/// `None`.
+fn parse_retry_after(value: &[u8]) -> Option<RetryAfter> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-        return None;
+        let at_s = parse_imf_fixdate(value)?;
+        return Some(RetryAfter::At { at_s, date_s: None });
     }
     let seconds = value
         .iter()
         .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
-    Some(seconds.unwrap_or(u64::MAX).min(MAX_RETRY_AFTER_S))
+    Some(RetryAfter::Seconds(
+        seconds.unwrap_or(u64::MAX).min(MAX_RETRY_AFTER_S),
+    ))
 }
 
 /// `1*16HEXDIG [BWS] [";" extensions] [CR] LF`: the size, checked for overflow.
@@ -780,26 +815,64 @@ mod tests {
              Content-Length: 4\r\n\r\nbusy",
         );
         assert_eq!(
-            (r.status, r.retry_after_s, r.body.as_slice()),
-            (429, Some(7), &b"busy"[..])
+            (r.status, r.retry_after, r.body.as_slice()),
+            (429, Some(RetryAfter::Seconds(7)), &b"busy"[..])
         );
     }
 
     #[test]
-    fn reads_retry_after_as_delta_seconds_only() {
+    fn reads_retry_after_as_delta_seconds_or_a_date() {
         let retry = |value: &str| {
             done(&format!(
                 "HTTP/1.1 503 Busy\r\nRetry-After: {value}\r\nContent-Length: 0\r\n\r\n"
             ))
-            .retry_after_s
+            .retry_after
         };
-        assert_eq!(retry("0"), Some(0));
-        assert_eq!(retry(" 120 "), Some(120));
-        assert_eq!(retry("Fri, 31 Dec 1999 23:59:59 GMT"), None);
-        assert_eq!(retry("-1"), None);
-        assert_eq!(retry("1.5"), None);
-        assert_eq!(retry("86401"), Some(MAX_RETRY_AFTER_S));
-        assert_eq!(retry("99999999999999999999999999"), Some(MAX_RETRY_AFTER_S));
+        let seconds = |value: &str| retry(value).map(|r| r.seconds(0));
+        assert_eq!(seconds("0"), Some(0));
+        assert_eq!(seconds(" 120 "), Some(120));
+        assert_eq!(seconds("-1"), None);
+        assert_eq!(seconds("1.5"), None);
+        assert_eq!(seconds("86401"), Some(MAX_RETRY_AFTER_S));
+        assert_eq!(seconds("99999999999999999999999999"), Some(MAX_RETRY_AFTER_S));
+        // A date without the answer's own Date: measured against the caller's clock.
+        let date = retry("Fri, 31 Dec 1999 23:59:59 GMT");
+        assert_eq!(
+            date,
+            Some(RetryAfter::At {
+                at_s: 946_684_799,
+                date_s: None
+            })
+        );
+        let date = date.unwrap();
+        assert_eq!(date.seconds(946_684_799 - 30), 30);
+        assert_eq!(date.seconds(946_684_799 + 30), 0);
+        assert_eq!(date.seconds(0), MAX_RETRY_AFTER_S);
+        assert_eq!(retry("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+    }
+
+    #[test]
+    fn a_retry_date_is_measured_on_the_upstreams_clock() {
+        // Date may come before or after Retry-After.
+        for head in [
+            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nRetry-After: Sun, 06 Nov 1994 08:50:07 GMT",
+            "Retry-After: Sun, 06 Nov 1994 08:50:07 GMT\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT",
+        ] {
+            let r = done(&format!(
+                "HTTP/1.1 503 Busy\r\n{head}\r\nContent-Length: 0\r\n\r\n"
+            ));
+            let retry = r.retry_after.unwrap();
+            // Whatever this host's clock says.
+            for now in [0, 784_111_777, u64::MAX] {
+                assert_eq!(retry.seconds(now), 30, "{head}");
+            }
+        }
+        // An unreadable Date is as good as none.
+        let r = done(
+            "HTTP/1.1 503 Busy\r\nRetry-After: Sun, 06 Nov 1994 08:50:07 GMT\r\nDate: yesterday\r\n\
+             Content-Length: 0\r\n\r\n",
+        );
+        assert_eq!(r.retry_after.unwrap().seconds(784_111_777), 30);
     }
 
     #[test]
