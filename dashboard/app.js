@@ -161,7 +161,11 @@
     } else {
       visits = 'SELECT sum(visits) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS) +
         '; SELECT sum(continued) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS);
-      load = 'SELECT mean(p50), mean(p75), mean(p95) FROM ' + p.rp + ident('load_time') + where(p, []);
+      // Percentiles cannot be summed: those of the roll-up's hours or days, weighted by their
+      // samples (an approximation, as docs/dashboard.md says), for the whole site.
+      load = 'SELECT sum(w50) / sum(samples), sum(w75) / sum(samples), sum(w95) / sum(samples) FROM ' +
+        '(SELECT p50 * samples AS w50, p75 * samples AS w75, p95 * samples AS w95, samples FROM ' +
+        p.rp + ident('load_time') + where(p, []) + ')';
     }
     return [buckets, total, visits, load].join('; ');
   }
