@@ -54,7 +54,7 @@ arguments=()
 for argument in "${original_arguments[@]}"; do
     case $argument in
         --add-dynamic-module=* | --with-*=dynamic | --builddir=*)
-            note "leaving out $argument (it does not change what the module is built against)"
+            note "leaving out $argument (another module's or the build's own: not what this module is built against)"
             ;;
         --add-module=*)
             note "leaving out $argument: a static module does not change the module ABI"
@@ -73,7 +73,8 @@ done
     note "this nginx was built without --with-compat: only an exact match of its configure arguments loads"
 
 source_version() {
-    sed -n 's/^#define NGINX_VERSION *"\([^"]*\)".*/\1/p' "$1/src/core/nginx.h" 2>/dev/null
+    # Empty, not a failure, where there is no tree.
+    sed -n 's/^#define NGINX_VERSION *"\([^"]*\)".*/\1/p' "$1/src/core/nginx.h" 2>/dev/null || true
 }
 
 if [[ -n ${NGINX_SOURCE_DIR:-} ]]; then
