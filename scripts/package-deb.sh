@@ -10,8 +10,8 @@
 # 0.1.0+nginx1.22.1.7-1. A module rebuilt for a newer nginx ABI is thus a newer version of the
 # package, and its `Depends: nginx-abi-...` lets it install next to that nginx only.
 #
-# Needs: the build dependencies of debian/control (scripts/install-deps.sh package installs them)
-# and cargo with Rust 1.85 or newer (rustup).
+# Installs the build dependencies of debian/control first (scripts/install-deps.sh package);
+# needs cargo with Rust 1.85 or newer (rustup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -23,6 +23,7 @@ fail() {
     exit 1
 }
 
+scripts/install-deps.sh package >&2
 abi_file=/usr/share/nginx/src/debian/libnginx-mod.abisubstvars
 [[ -f $abi_file ]] ||
     fail "$abi_file is missing: nginx-dev is not installed (scripts/install-deps.sh package installs it)"
@@ -44,9 +45,13 @@ arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 stage=$out/$package-$crate_version
 rm -rf "$out"
 mkdir -p "$stage"
-git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' file; do [[ -e $file ]] && printf '%s\0' "$file"; done |
-    tar -c --null -T - | tar -x -C "$stage"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' file; do [[ -e $file ]] && printf '%s\0' "$file"; done |
+        tar -c --null -T - | tar -x -C "$stage"
+else # an unpacked release: everything but build results
+    tar -c --exclude=./target --exclude=./agent/node_modules --exclude=./demo-run . | tar -x -C "$stage"
+fi
 
 maintainer=$(sed -n 's/^Maintainer: //p' debian/control)
 commit_time=$(git log -1 --format=%ct 2>/dev/null || date +%s)

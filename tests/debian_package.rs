@@ -251,6 +251,12 @@ struct Machine {
 
 impl Machine {
     fn take_over() -> Machine {
+        let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+        assert_eq!(
+            String::from_utf8_lossy(&uid).trim(),
+            "0",
+            "installing a package needs root"
+        );
         assert!(
             Path::new(NGINX).is_file() && Path::new(ABI_FILE).is_file(),
             "Debian's nginx and nginx-dev are needed: run scripts/install-deps.sh package"
