@@ -79,11 +79,7 @@ fn sources_of_another_nginx_version_are_refused_before_building() {
     .unwrap();
     let build_dir = tempfile::tempdir().unwrap();
 
-    let out = build_for(
-        &nginx,
-        build_dir.path(),
-        &[("NGINX_SOURCE_DIR", sources.path())],
-    );
+    let out = build_for(&nginx, build_dir.path(), &[("NGINX_SOURCE_DIR", sources.path())]);
     assert_refused(
         &out,
         build_dir.path(),
@@ -103,11 +99,7 @@ fn missing_sources_are_named_with_where_to_get_them() {
     let cargo_home = tempfile::tempdir().unwrap();
     let build_dir = tempfile::tempdir().unwrap();
 
-    let out = build_for(
-        &nginx,
-        build_dir.path(),
-        &[("CARGO_HOME", cargo_home.path())],
-    );
+    let out = build_for(&nginx, build_dir.path(), &[("CARGO_HOME", cargo_home.path())]);
     assert_refused(
         &out,
         build_dir.path(),

@@ -131,7 +131,12 @@ fn build_package() -> PathBuf {
 /// The name, the version (crate version + nginx ABI) and the exact ABI dependency.
 fn assert_package_fields(deb: &Path) {
     let field = |name: &str| {
-        let out = Command::new("dpkg-deb").arg("-f").arg(deb).arg(name).output().unwrap();
+        let out = Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(deb)
+            .arg(name)
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let abi = std::fs::read_to_string(ABI_FILE)
@@ -152,10 +157,7 @@ fn assert_package_fields(deb: &Path) {
         "Depends: {depends} (want {abi})"
     );
     let name = deb.file_name().unwrap().to_str().unwrap();
-    assert!(
-        name.starts_with(&format!("{PACKAGE}_{version}_")),
-        "{name}"
-    );
+    assert!(name.starts_with(&format!("{PACKAGE}_{version}_")), "{name}");
 }
 
 /// The module, the `load_module` snippet and its link, and the example site, not enabled.
@@ -358,7 +360,11 @@ impl Drop for Machine {
 
 /// The pid in `/run/nginx.pid`, if that process runs.
 fn running_system_nginx() -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(NGINX_PID_FILE).ok()?.trim().parse().ok()?;
+    let pid: u32 = std::fs::read_to_string(NGINX_PID_FILE)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     process::is_running(pid).then_some(pid)
 }
 
