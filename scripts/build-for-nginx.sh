@@ -161,4 +161,4 @@ prefix=$(sed -n 's/.*--prefix=\([^ ]*\).*/\1/p' <<<"$arguments_line")
 note "$nginx loads $module; install it with:" \
     "  cp $module ${modules_path:-${prefix:-/usr/local/nginx}/modules}/" \
     "and add to the top of nginx.conf: load_module modules/ngx_http_analytics_module.so;"
-echo "MODULE=$module"
+printf 'MODULE=%q\n' "$module"

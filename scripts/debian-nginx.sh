@@ -15,6 +15,6 @@ if [[ ! -x $work/root/usr/sbin/nginx || ! -d $work/root/usr/share/nginx/src ]]; 
     (cd "$work" && { apt-get download nginx nginx-dev >&2 || { apt-get update -qq >&2 && apt-get download nginx nginx-dev >&2; }; })
     for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 fi
-echo "NGINX=$work/root/usr/sbin/nginx"
+printf 'NGINX=%q\n' "$work/root/usr/sbin/nginx"
 NGINX_SOURCE_DIR=$work/root/usr/share/nginx/src MODULE_BUILD_DIR=$work \
     scripts/build-for-nginx.sh "$work/root/usr/sbin/nginx"
