@@ -122,3 +122,45 @@ fn a_binary_that_is_not_nginx_is_refused() {
     let out = build_for(Path::new("/no/such/nginx"), build_dir.path(), &[]);
     assert_refused(&out, build_dir.path(), &["not an executable nginx binary"]);
 }
+
+/// An nginx built without `--with-compat` (the vendored nginx, whose `nginx -V` leaves that flag
+/// out), from the same version's sources: the module built with its arguments compiles, but the
+/// real binary refuses it, and the script quotes nginx instead of printing a module path. Slow (it
+/// builds the module), so `scripts/test.sh` runs it with `--ignored`.
+#[test]
+#[ignore = "builds the module (minutes on a cold build directory): scripts/test.sh runs it"]
+fn a_module_the_nginx_does_not_load_is_refused_with_nginx_s_words() {
+    let nginx = vendored_nginx();
+    let wrapper_dir = tempfile::tempdir().unwrap();
+    let wrapper = wrapper_dir.path().join("nginx");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -V ]; then\n    {nginx} -V 2>&1 | sed 's/ --with-compat//' >&2\n\
+             else\n    exec {nginx} \"$@\"\nfi\n",
+            nginx = nginx.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&wrapper, permissions).unwrap();
+    // Kept between runs, so that a second run builds incrementally.
+    let build_dir = target_dir().join("build-for-nginx-without-compat");
+
+    let out = Command::new(script())
+        .arg(&wrapper)
+        .env("MODULE_BUILD_DIR", &build_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted:\n{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "printed {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for text in ["does not load the module", "is not binary compatible"] {
+        assert!(stderr.contains(text), "no {text:?} in:\n{stderr}");
+    }
+}
