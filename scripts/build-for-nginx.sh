@@ -30,7 +30,9 @@ fail() {
 note() { printf 'build-for-nginx: %s\n' "$@" >&2; }
 
 nginx=${1:-$(command -v nginx || true)}
-[[ -n $nginx ]] || { [[ -x /usr/sbin/nginx ]] && nginx=/usr/sbin/nginx; }
+if [[ -z $nginx && -x /usr/sbin/nginx ]]; then
+    nginx=/usr/sbin/nginx # not on a user's PATH on Debian
+fi
 [[ -n $nginx ]] || fail "no nginx on PATH: give the path of the nginx binary as the first argument"
 [[ -x $nginx && ! -d $nginx ]] || fail "$nginx is not an executable nginx binary"
 nginx=$(readlink -f "$nginx")
