@@ -5,18 +5,20 @@
 #                                     sources (nginx-dev, with dh-sequence-nginx), debhelper, lintian
 #   scripts/install-deps.sh test    - all of it, and what the tests start: InfluxDB, VictoriaMetrics,
 #                                     Chromium
+#   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
 package_packages=(dpkg-dev debhelper nginx nginx-dev lintian git)
 case "${1:-build}" in
     build) ;;
+    demo) packages=(influxdb) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
         packages+=("${package_packages[@]}" influxdb victoria-metrics chromium openssl)
         command -v npm >/dev/null || packages+=(nodejs npm)
         ;;
-    *) echo "usage: $0 [build|package|test]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|package|test|demo]" >&2; exit 2 ;;
 esac
 
 missing=()
