@@ -47,7 +47,7 @@ rm -rf "$out"
 mkdir -p "$stage"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files -z --cached --others --exclude-standard |
-        while IFS= read -r -d '' file; do [[ -e $file ]] && printf '%s\0' "$file"; done |
+        while IFS= read -r -d '' file; do if [[ -e $file ]]; then printf '%s\0' "$file"; fi; done |
         tar -c --null -T - | tar -x -C "$stage"
 else # an unpacked release: everything but build results
     tar -c --exclude=./target --exclude=./agent/node_modules --exclude=./demo-run . | tar -x -C "$stage"
