@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping what is there.
 #   scripts/install-deps.sh build   - the module and its vendored nginx
-#   scripts/install-deps.sh test    - plus what the tests start: InfluxDB, VictoriaMetrics, Chromium
+#   scripts/install-deps.sh package - plus what the Debian package needs: Debian's nginx and its
+#                                     sources (nginx-dev, with dh-sequence-nginx), debhelper, lintian
+#   scripts/install-deps.sh test    - all of it, and what the tests start: InfluxDB, VictoriaMetrics,
+#                                     Chromium
 #   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
-if [[ "${1:-build}" == demo ]]; then
-    packages=(influxdb)
-elif [[ "${1:-build}" == test ]]; then
-    packages+=(influxdb victoria-metrics chromium openssl)
-    command -v npm >/dev/null || packages+=(nodejs npm)
-fi
+package_packages=(dpkg-dev debhelper nginx nginx-dev lintian git)
+case "${1:-build}" in
+    build) ;;
+    demo) packages=(influxdb) ;;
+    package) packages+=("${package_packages[@]}") ;;
+    test)
+        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium openssl)
+        command -v npm >/dev/null || packages+=(nodejs npm)
+        ;;
+    *) echo "usage: $0 [build|package|test|demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,7 +30,8 @@ if ((${#missing[@]})); then
     sudo_cmd=()
     [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
-    # RUNLEVEL=1 keeps invoke-rc.d from starting the packaged InfluxDB: tests start their own.
+    # RUNLEVEL=1 keeps invoke-rc.d from starting the packaged InfluxDB and nginx: tests start their
+    # own (and nginx would take port 80).
     DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
