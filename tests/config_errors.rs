@@ -179,10 +179,7 @@ fn bad_values_are_refused() {
             "analytics_dashboard query=https://influx.example.com/query;",
             "use a path on this site",
         ),
-        (
-            "analytics_dashboard query=/q \"db=a'b\";",
-            "invalid \"db=a'b\"",
-        ),
+        ("analytics_dashboard query=/q \"db=a'b\";", "invalid \"db=a'b\""),
         (
             "analytics_dashboard query=/q; analytics_dashboard query=/q;",
             "\"analytics_dashboard\" directive is duplicate",
