@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping what is there.
 #   scripts/install-deps.sh build   - the module and its vendored nginx
-#   scripts/install-deps.sh test    - plus what the tests start: InfluxDB, VictoriaMetrics, Chromium
+#   scripts/install-deps.sh test    - plus what the tests start: InfluxDB, VictoriaMetrics, Chromium,
+#                                     Firefox ESR
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
 if [[ "${1:-build}" == test ]]; then
-    packages+=(influxdb victoria-metrics chromium openssl)
+    packages+=(influxdb victoria-metrics chromium firefox-esr openssl)
     command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
