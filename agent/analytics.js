@@ -34,23 +34,21 @@
     // does to the address before then is part of that one page view.
     var lastPage;
 
-    var off = (function () {
-      try {
-        if (localStorage.analytics_ignore) return 1;
-      } catch (e) {}
-      return (
-        (options.dntOff == null && (n.doNotTrack == 1 || n.globalPrivacyControl)) ||
-        // Whole host names: "localhostel.test" and "127.example.org" are sites like any other.
-        (options.local == null &&
-          /^((.+\.)?localhost|127\.[\d.]+|\[::1\])$|^file/.test(loc.hostname || loc.protocol)) ||
-        (options.automation == null && n.webdriver)
-      );
-    })();
+    var off;
+    try {
+      off = localStorage.analytics_ignore;
+    } catch (e) {}
+    off =
+      off ||
+      (!('dntOff' in options) && (n.doNotTrack == 1 || n.globalPrivacyControl)) ||
+      // Whole host names: "localhostel.test" and "127.example.org" are sites like any other.
+      (!('local' in options) && /^((.+\.)?localhost|127\.[\d.]+|\[::1\])$|^file/.test(loc.hostname || loc.protocol)) ||
+      (!('automation' in options) && n.webdriver);
 
     // The page as a path; with data-hash, the "#/route" of a hash-routed app instead (without the
     // route's own query, so that a query change is no new page).
     var page = function () {
-      return (options.hash != null && /^#\//.test(loc.hash) ? loc.hash.slice(1) : loc.pathname).split('?')[0];
+      return ('hash' in options && /^#\//.test(loc.hash) ? loc.hash.slice(1) : loc.pathname).split('?')[0];
     };
 
     // Called from timers and history hooks, outside the outer try: it must not throw either.
@@ -114,7 +112,7 @@
       lastPage && (lastPage = page());
     });
     addEventListener('popstate', navigated);
-    options.hash != null && addEventListener('hashchange', navigated);
+    'hash' in options && addEventListener('hashchange', navigated);
 
     w.analytics = {
       event: function (name) {
@@ -132,7 +130,7 @@
           t = t.getEntriesByType('navigation')[0] || t.timing;
           loadMs = t.loadEventStart - (t.navigationStart || 0);
         } catch (e) {}
-        pageView(options.notfound != null ? 'notfound' : undefined, loadMs, d.referrer);
+        pageView('notfound' in options ? 'notfound' : undefined, loadMs, d.referrer);
       });
     };
     d.readyState == 'complete' ? start() : addEventListener('load', start);
