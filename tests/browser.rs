@@ -392,7 +392,8 @@ fn view(page: &str, loaded: bool, pages: u32) -> String {
 
 /// What routers do at start-up (before the load event, or after it when the app starts late) is
 /// part of the page load: one page view, with its load time. Only a navigation to another page
-/// (pushState to a new path, back, forward, a new hash route) is one more.
+/// (pushState to a new path, back, forward, a new hash route) is one more. Each page moves on
+/// when the browser has told the script (the page's listeners run after the script's).
 fn one_page_view_per_load_and_per_navigation(engine: Engine) {
     let udp = UdpCollector::start();
     let nginx = site(&udp);
@@ -417,8 +418,10 @@ fn one_page_view_per_load_and_per_navigation(engine: Engine) {
         "",
         "history.replaceState({}, '', '?page=2'); history.pushState({}, '', '?page=3');
          location.hash = '#section'; history.pushState({}, '', '#other');
-         setTimeout(function () { history.back();
-           setTimeout(function () { location.href = '/redirect.html'; }, 300); }, 300);",
+         addEventListener('popstate', function () {
+           if (location.hash == '#section') location.href = '/redirect.html';
+         });
+         history.back();",
     );
     // A redirect at start-up (Angular's redirectTo, a guard) is where the load lands; one after
     // the load corrects the address of the page being viewed.
@@ -435,9 +438,10 @@ fn one_page_view_per_load_and_per_navigation(engine: Engine) {
         "hash.html",
         "data-local data-hash",
         "history.replaceState(null, '', '#/');",
-        "location.hash = '#/settings';
-         setTimeout(function () { location.hash = '#/settings?tab=2';
-           setTimeout(function () { location.href = '/late.html'; }, 300); }, 300);",
+        "addEventListener('hashchange', function () {
+           location.hash == '#/settings' ? (location.hash = '#/settings?tab=2') : (location.href = '/late.html');
+         });
+         location.hash = '#/settings';",
     );
     // The same router starting after the load event.
     router_page(
@@ -445,9 +449,8 @@ fn one_page_view_per_load_and_per_navigation(engine: Engine) {
         "late.html",
         "data-local data-hash",
         "",
-        "history.replaceState(null, '', '#/');
-         setTimeout(function () { history.pushState(null, '', '#/about');
-           setTimeout(function () { location.href = '/spa.html'; }, 300); }, 300);",
+        "history.replaceState(null, '', '#/'); history.pushState(null, '', '#/about');
+         location.href = '/spa.html';",
     );
     // Real navigations: one page view each.
     router_page(
@@ -456,9 +459,10 @@ fn one_page_view_per_load_and_per_navigation(engine: Engine) {
         "data-local",
         "",
         "history.pushState({}, '', '/spa/two');
-         setTimeout(function () { history.back();
-           setTimeout(function () { history.forward();
-             setTimeout(function () { location.href = '/done.html'; }, 300); }, 300); }, 300);",
+         addEventListener('popstate', function () {
+           location.pathname == '/spa.html' ? history.forward() : (location.href = '/done.html');
+         });
+         history.back();",
     );
     router_page(&www, "done.html", "data-local", "", "");
     let browser = browse_in(engine, &format!("http://localhost:{}/boot.html", nginx.port), &[]);
