@@ -6,7 +6,6 @@
 use std::io::Write;
 
 use analytics_core::representation::{accepts_gzip, none_match_names};
-
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_OK,
 };
@@ -22,7 +21,7 @@ const DEFAULT_BEACON: &str = "\"/ping\"";
 const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
 /// Browsers revalidate after an hour; with the `ETag` that costs a `304`.
 const CACHE_CONTROL: Header<'static> = ("Cache-Control", "public, max-age=3600");
-
+/// Caches keep the plain and the gzipped script apart.
 const VARY: Header<'static> = ("Vary", "Accept-Encoding");
 
 /// One representation of the script: its bytes and the strong `ETag` naming exactly them.
