@@ -3,10 +3,13 @@
 #   scripts/install-deps.sh build   - the module and its vendored nginx
 #   scripts/install-deps.sh test    - plus what the tests start: InfluxDB, VictoriaMetrics, Chromium,
 #                                     Firefox ESR
+#   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
-if [[ "${1:-build}" == test ]]; then
+if [[ "${1:-build}" == demo ]]; then
+    packages=(influxdb)
+elif [[ "${1:-build}" == test ]]; then
     packages+=(influxdb victoria-metrics chromium firefox-esr openssl)
     command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 use std::net::SocketAddr;
 use std::ptr;
 
+use analytics_core::dashboard::DashboardMeasurements;
 use analytics_core::outcome_line::Measurements;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement, Policy};
@@ -18,6 +19,7 @@ use ngx::http::HttpModuleMainConf;
 use crate::budget_zone::BudgetConf;
 use crate::directives::fail;
 use crate::handlers::agent::AgentScript;
+use crate::handlers::dashboard::Dashboard;
 use crate::shared_state;
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
@@ -66,7 +68,9 @@ pub struct MainConf {
     pub budget: BudgetConf,
     /// `analytics_budget` appeared (it may appear once).
     pub budget_set: bool,
-    pub beacon_locations: usize,
+    /// The first directive that records hits (`analytics_beacon` or `analytics_pixel`): the one
+    /// named when no sink is set.
+    pub recording_directive: Option<&'static str>,
     pub status_locations: usize,
     pub shared_zone: *mut ngx_shm_zone_t,
 }
@@ -77,7 +81,7 @@ impl Default for MainConf {
             sink: None,
             budget: BudgetConf::default(),
             budget_set: false,
-            beacon_locations: 0,
+            recording_directive: None,
             status_locations: 0,
             shared_zone: ptr::null_mut(),
         }
@@ -146,6 +150,8 @@ pub struct LocationConf {
     pub max_body: Option<usize>,
     /// The browser script as served by this location (`analytics_agent`).
     pub agent: Option<AgentScript>,
+    /// The dashboard served by this location (`analytics_dashboard`).
+    pub dashboard: Option<Dashboard>,
     /// Built from the values above when the configuration is merged.
     merged: Option<Merged>,
 }
@@ -170,10 +176,10 @@ impl LocationConf {
 pub unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's main configuration.
     let main = unsafe { &mut *conf.cast::<MainConf>() };
-    if main.beacon_locations > 0 && main.sink.is_none() {
+    if let (Some(directive), None) = (main.recording_directive, &main.sink) {
         return fail(
             cf,
-            "\"analytics_beacon\" is used but no \"analytics_sink\" is set in the http block",
+            &format!("\"{directive}\" is used but no \"analytics_sink\" is set in the http block"),
         );
     }
     if main.sink.is_some() || main.status_locations > 0 {
@@ -251,6 +257,25 @@ pub unsafe extern "C" fn merge_loc_conf(
     let (Some(page_view), Some(not_found), Some(event)) = (name(0), name(1), name(2)) else {
         return fail(cf, "invalid default measurement name");
     };
+    if let Some(dashboard) = conf.dashboard.as_mut() {
+        // SAFETY: `cf` is the configuration being merged, inside an http block; the sink is set
+        // while the http block is read, before any location is merged.
+        let main = AnalyticsModule::main_conf_mut(unsafe { &*cf });
+        let sink_query = main.and_then(|m| match m.sink.as_ref().map(|s| &s.address) {
+            Some(SinkAddress::Http { path_and_query, .. }) => {
+                path_and_query.split_once('?').map(|(_, q)| q.to_owned())
+            }
+            _ => None,
+        });
+        dashboard.build_page(
+            &DashboardMeasurements {
+                page_view: page_view.as_str(),
+                not_found: not_found.as_str(),
+                event: event.as_str(),
+            },
+            sink_query.as_deref(),
+        );
+    }
     conf.merged = Some(Merged {
         policy,
         measurements: Measurements {

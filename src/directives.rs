@@ -9,14 +9,15 @@ use std::ptr;
 
 use analytics_core::beacon::valid_event_name;
 use analytics_core::budget::BudgetConfig;
+use analytics_core::dashboard::DashboardSettings;
 use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
-    ngx_command_t, ngx_conf_t, ngx_msec_t, ngx_parse_size, ngx_parse_time, ngx_str_t, ngx_uint_t,
-    NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
+    ngx_command_t, ngx_conf_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time, ngx_str_t,
+    ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
     NGX_LOG_EMERG,
 };
@@ -30,6 +31,7 @@ use crate::conf::{
     MEASUREMENT_DIRECTIVES,
 };
 use crate::handlers::agent::AgentScript;
+use crate::handlers::dashboard::Dashboard;
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
 use crate::AnalyticsModule;
@@ -54,7 +56,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 19] = [
+pub static mut COMMANDS: [ngx_command_t; 20] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -109,6 +111,12 @@ pub static mut COMMANDS: [ngx_command_t; 19] = [
         ngx_string!("analytics_agent"),
         NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
         set_agent,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_dashboard"),
+        NGX_HTTP_LOC_CONF | NGX_CONF_1MORE,
+        set_dashboard,
         LOC,
     ),
     directive(
@@ -185,6 +193,18 @@ fn parse_size(arg: &str) -> Option<usize> {
     (size >= 0).then_some(size as usize)
 }
 
+/// A size that may be given in gigabytes too (`1g`), as nginx's own `*_max_*_size` directives
+/// take it: `ngx_parse_size` stops at megabytes.
+fn parse_large_size(arg: &str) -> Option<usize> {
+    let mut s = ngx_str_t {
+        len: arg.len(),
+        data: arg.as_ptr().cast_mut(),
+    };
+    // SAFETY: ngx_parse_offset only reads `len` bytes from `data`, which point into `arg`.
+    let size = unsafe { ngx_parse_offset(&mut s) };
+    usize::try_from(size).ok()
+}
+
 fn parse_msec(arg: &str) -> Option<ngx_msec_t> {
     let mut s = ngx_str_t {
         len: arg.len(),
@@ -245,7 +265,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             .ok_or_else(|| format!("unknown parameter \"{arg}\""))?;
         match key {
             "buffer" => {
-                buffer_size = parse_size(value)
+                buffer_size = parse_large_size(value)
                     .filter(|&s| (4096..=1 << 30).contains(&s))
                     .ok_or_else(|| format!("invalid \"buffer={value}\": use a size from 4k to 1g"))?
             }
@@ -428,7 +448,7 @@ extern "C" fn set_beacon(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
     };
     clcf.handler = Some(crate::handlers::beacon::beacon_handler);
     if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
-        main.beacon_locations += 1;
+        main.recording_directive.get_or_insert("analytics_beacon");
     }
     NGX_CONF_OK
 }
@@ -461,6 +481,31 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     NGX_CONF_OK
 }
 
+extern "C" fn set_dashboard(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
+    if lcf.dashboard.is_some() {
+        return fail(cf, "\"analytics_dashboard\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let parsed = args
+        .iter()
+        .map(text)
+        .collect::<Result<Vec<&str>, String>>()
+        .and_then(DashboardSettings::parse);
+    match parsed {
+        Ok(settings) => lcf.dashboard = Some(Dashboard::new(settings)),
+        Err(e) => return fail(cf, &format!("\"analytics_dashboard\": {e}")),
+    }
+    // SAFETY: `cf` is valid while its directive is parsed.
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return fail(cf, "\"analytics_dashboard\" must be inside a location");
+    };
+    clcf.handler = Some(crate::handlers::dashboard::dashboard_handler);
+    NGX_CONF_OK
+}
+
 extern "C" fn set_pixel(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
     // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
     let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
@@ -475,7 +520,7 @@ extern "C" fn set_pixel(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     };
     clcf.handler = Some(crate::handlers::pixel::pixel_handler);
     if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
-        main.beacon_locations += 1;
+        main.recording_directive.get_or_insert("analytics_pixel");
     }
     NGX_CONF_OK
 }

@@ -21,14 +21,14 @@ fn assert_rejected(http_body: &str, says: &str) {
 #[test]
 fn a_good_configuration_passes() {
     let (ok, output) = nginx_test_config(&format!(
-        "analytics_sink udp://127.0.0.1:8089 buffer=64k flush=250ms datagram=1400;\n{}",
+        "analytics_sink udp://127.0.0.1:8089 buffer=1g flush=250ms datagram=1400;\n{}",
         server("analytics_beacon; analytics_domains example.com;")
     ));
     assert!(ok, "{output}");
     let (ok, output) = nginx_test_config(&format!(
         "analytics_sink http://127.0.0.1:8086/write?db=a \"header=Authorization: Token x\" batch=1000 \
          timeout=2s exit_timeout=30s buffer=8m flush=250ms;\n{}",
-        server("analytics_beacon; analytics_domains example.com; analytics_measurement web; analytics_unlisted_measurement off; analytics_max_body 2k;")
+        server("analytics_beacon; analytics_domains example.com; analytics_measurement web; analytics_unlisted_measurement off; analytics_max_body 2k; analytics_query_params utm_term ref 0 z_;")
     ));
     assert!(ok, "{output}");
 }
@@ -38,6 +38,14 @@ fn a_beacon_without_a_sink_is_refused() {
     assert_rejected(
         &server("analytics_beacon; analytics_domains example.com;"),
         "no \"analytics_sink\"",
+    );
+}
+
+#[test]
+fn a_pixel_without_a_sink_is_refused_by_its_own_name() {
+    assert_rejected(
+        &server("analytics_pixel; analytics_domains example.com;"),
+        "\"analytics_pixel\" is used but no \"analytics_sink\"",
     );
 }
 
@@ -70,7 +78,16 @@ fn bad_sinks_are_refused() {
             "udp://127.0.0.1:8089 colour=blue",
             "unknown parameter \"colour=blue\"",
         ),
+        ("udp://127.0.0.1:8089 buffer=2g", "invalid \"buffer=2g\""),
         ("udp://127.0.0.1:8089 batch=10", "\"batch=\" is for http:// sinks"),
+        ("udp://127.0.0.1:8089 gzip=on", "\"gzip=\" is for http:// sinks"),
+        ("file:/tmp/x timeout=1s", "\"timeout=\" is for http:// sinks"),
+        ("file:/tmp/x \"header=A: b\"", "\"header=\" is for http:// sinks"),
+        ("file:/tmp/x datagram=1400", "\"datagram=\" is for udp:// sinks"),
+        (
+            "http://127.0.0.1:8086/write?db=a datagram=1400",
+            "\"datagram=\" is for udp:// sinks",
+        ),
         ("http://127.0.0.1:8086/write?db=a batch=0", "invalid \"batch=0\""),
         (
             "http://127.0.0.1:8086/write?db=a timeout=never",
@@ -113,6 +130,26 @@ fn bad_values_are_refused() {
             "invalid measurement name",
         ),
         (
+            "analytics_beacon; analytics_domains example.com; analytics_measurement _web;",
+            "invalid measurement name",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_query_params ref time;",
+            "\"analytics_query_params\": \"time\": InfluxDB refuses",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_query_params _field;",
+            "may not start with \"_\"",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_query_params load_ms;",
+            "\"load_ms\" is a key the module writes itself",
+        ),
+        (
+            "analytics_beacon; analytics_domains example.com; analytics_query_params Ref;",
+            "use 1 to 32 of a-z, 0-9 and _",
+        ),
+        (
             "analytics_beacon; analytics_domains example.com; analytics_measurement off;",
             "cannot be \"off\"",
         ),
@@ -134,6 +171,22 @@ fn bad_values_are_refused() {
         ),
         ("analytics_agent \"beacon=/a b\";", "invalid \"beacon=/a b\""),
         ("analytics_agent colour=red;", "unknown parameter \"colour=red\""),
+        (
+            "analytics_dashboard db=web;",
+            "\"analytics_dashboard\": \"query=\" is required",
+        ),
+        (
+            "analytics_dashboard query=https://influx.example.com/query;",
+            "use a path on this site",
+        ),
+        (
+            "analytics_dashboard query=/q \"db=a'b\";",
+            "invalid \"db=a'b\"",
+        ),
+        (
+            "analytics_dashboard query=/q; analytics_dashboard query=/q;",
+            "\"analytics_dashboard\" directive is duplicate",
+        ),
         (
             "analytics_beacon; analytics_domains example.com; analytics_notfound_measurement off;",
             "\"analytics_notfound_measurement\": cannot be \"off\"",

@@ -12,6 +12,7 @@ pub mod beacon;
 pub mod bots;
 pub mod budget;
 pub mod cors;
+pub mod dashboard;
 pub mod delivery;
 pub mod domain_list;
 pub mod http;

@@ -20,28 +20,41 @@ use crate::normalise::referrer::Referrer;
 use crate::record::Record;
 
 /// Appends one page-view line (with its trailing `\n`) to `out`. Tags are written in key order,
-/// as InfluxDB prefers.
+/// as InfluxDB prefers: the campaign tags (sorted by name, see
+/// [`crate::normalise::campaign::campaign_tags`]) are merged in among the module's own.
 pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Record, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
+    let mut campaign = record.campaign.iter().peekable();
+    // Writes the campaign tags whose names sort before `key`, the next of the module's own tags.
+    let mut campaign_before = |out: &mut Vec<u8>, key: &str| {
+        while let Some((name, value)) = campaign.next_if(|(name, _)| name.as_str() < key) {
+            // Parameter names are checked by the configuration (`a-z0-9_`): no escaping needed.
+            write_tag(out, name.as_bytes(), value);
+        }
+    };
     if let Some(device) = record.device {
+        campaign_before(out, "device");
         write_tag(out, b"device", device.as_str());
     }
+    campaign_before(out, "domain");
     write_tag(out, b"domain", &record.domain);
+    campaign_before(out, "page");
     write_tag(out, b"page", &record.page);
     if let Some(platform) = record.platform {
+        campaign_before(out, "platform");
         write_tag(out, b"platform", platform.as_str());
     }
     if let Referrer::External { domain, .. } = &record.referrer {
+        campaign_before(out, "referrer_domain");
         write_tag(out, b"referrer_domain", domain);
     }
     if let Some(tz) = record.utc_offset {
+        campaign_before(out, "tz");
         out.extend_from_slice(b",tz=");
         write_integer(out, tz.into());
     }
-    for (key, value) in &record.campaign {
-        // Parameter names are checked by the configuration (`a-z0-9_`): no escaping needed.
-        write_tag(out, key.as_bytes(), value);
-    }
+    // What is left sorts after every tag of the module's own.
+    campaign_before(out, "\u{10FFFF}");
     out.extend_from_slice(b" hits=1i");
     if let Some(load_ms) = record.load_ms {
         out.extend_from_slice(b",load_ms=");

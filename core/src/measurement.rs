@@ -10,14 +10,15 @@ pub struct Measurement(String);
 impl Measurement {
     pub fn parse(name: &str) -> Result<Measurement, String> {
         let mut bytes = name.bytes();
-        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+        // Not `_` first: InfluxDB 2.x and later reserve names that start with it.
+        let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
         let rest_ok = bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if first_ok && rest_ok && name.len() <= 64 {
             Ok(Measurement(name.to_owned()))
         } else {
             Err(format!(
                 "invalid measurement name \"{name}\": use 1 to 64 characters of letters, digits, \
-                 '_', '.' and '-', starting with a letter or '_'"
+                 '_', '.' and '-', starting with a letter"
             ))
         }
     }
@@ -55,9 +56,10 @@ mod tests {
     #[test]
     fn accepts_plain_names_only() {
         assert!(Measurement::parse("pageview").is_ok());
-        assert!(Measurement::parse("_web.views-2").is_ok());
+        assert!(Measurement::parse("web_2.views-2").is_ok());
         for bad in [
             "",
+            "_web",
             "1abc",
             "page view",
             "a,b",

@@ -25,11 +25,22 @@ const PAGE_TAGS: &[&str] = &[
     "utm_source",
     "utm_medium",
     "utm_campaign",
+    "aaa",
+    "ref",
+    "zz",
 ];
+/// Campaign parameters allowed beyond `utm_*`, chosen to sort before, among and after the
+/// module's own tag keys.
+const EXTRA_PARAMS: &[&str] = &["aaa", "ref", "zz"];
 const PAGE_FIELDS: &[&str] = &["hits", "load_ms", "session_pages", "referrer"];
 
 fn policy() -> Policy {
-    Policy::for_domains(DomainList::parse(["example.com", "www.example.com"]).unwrap())
+    let extra: Vec<String> = EXTRA_PARAMS.iter().map(|p| p.to_string()).collect();
+    Policy::new(
+        DomainList::parse(["example.com", "www.example.com"]).unwrap(),
+        &extra,
+        true,
+    )
 }
 
 /// Runs the pipeline; `None` when the body is refused.
@@ -80,6 +91,12 @@ fn check_line(line: &str) -> Result<(), TestCaseError> {
         .flatten()
         .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
         .collect();
+    // InfluxDB prefers tags in key order (byte order), and docs/line-protocol.md promises it.
+    prop_assert!(
+        tags.windows(2).all(|w| w[0].0 < w[1].0),
+        "tags out of key order in {:?}",
+        line
+    );
     for (key, value) in &tags {
         let allowed = match measurement.as_str() {
             "pageview" | "notfound" => PAGE_TAGS,
@@ -225,6 +242,37 @@ proptest! {
         if let Some(line) = pipeline(&body) {
             check_line(&line)?;
         }
+    }
+}
+
+/// A beacon carrying every tag at once, with campaign parameters in any order.
+fn full_beacon_with_campaign() -> impl Strategy<Value = Vec<u8>> {
+    let names = prop::sample::subsequence(
+        vec!["utm_source", "utm_medium", "utm_campaign", "aaa", "ref", "zz"],
+        0..=6,
+    )
+    .prop_shuffle();
+    (names, "[a-z]{1,8}", any::<bool>()).prop_map(|(names, value, mobile)| {
+        let query: Vec<String> = names.iter().map(|n| format!("{n}={value}")).collect();
+        serde_json::to_vec(&serde_json::json!({
+            "d": "example.com",
+            "g": format!("/p?{}", query.join("&")),
+            "r": "https://news.example.org/item",
+            "p": "Linux x86_64",
+            "m": mobile,
+            "z": -60,
+            "l": 300,
+            "s": 2,
+        }))
+        .unwrap()
+    })
+}
+
+proptest! {
+    #[test]
+    fn tags_are_written_in_key_order_whatever_the_query_order(body in full_beacon_with_campaign()) {
+        let line = pipeline(&body).expect("a valid beacon");
+        check_line(&line)?;
     }
 }
 

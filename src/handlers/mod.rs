@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod beacon;
+pub mod dashboard;
 pub mod log_phase;
 pub mod pixel;
 pub mod status;

@@ -3,6 +3,7 @@
 //! HTTP/1.1 client; a UDP listener that records what arrives.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod faulty_upstream;
 pub mod influxdb;
 pub mod load;

@@ -401,8 +401,8 @@ mod tests {
         assert_eq!(
             record.campaign,
             [
-                ("utm_source".to_owned(), "news".to_owned()),
-                ("utm_campaign".to_owned(), OVERFLOW_VALUE.to_owned())
+                ("utm_campaign".to_owned(), OVERFLOW_VALUE.to_owned()),
+                ("utm_source".to_owned(), "news".to_owned())
             ]
         );
         assert!(overflowed.contains(BudgetedTag::Campaign(0)));

@@ -11,8 +11,10 @@ use crate::normalise::scrub::{classify, scrub_value};
 pub const DEFAULT_CAMPAIGN_PARAMS: [&str; 3] = ["utm_source", "utm_medium", "utm_campaign"];
 /// Longest campaign value kept, in characters.
 pub const MAX_CAMPAIGN_VALUE_LEN: usize = 64;
-/// Tag keys the module writes itself, which a parameter may not shadow.
-pub const RESERVED_TAG_KEYS: [&str; 7] = [
+/// Keys the module writes itself (tags and fields), which a parameter may not shadow: a tag and a
+/// field of the same name make every query on it ambiguous, and two tags of one name make InfluxDB
+/// refuse the line.
+pub const RESERVED_KEYS: [&str; 11] = [
     "device",
     "domain",
     "name",
@@ -20,10 +22,17 @@ pub const RESERVED_TAG_KEYS: [&str; 7] = [
     "platform",
     "referrer_domain",
     "tz",
+    "hits",
+    "load_ms",
+    "session_pages",
+    "referrer",
 ];
 
-/// Checks a parameter name from the configuration: 1–32 of `a-z`, `0-9`, `_`, not a tag key the
-/// module writes itself.
+/// Checks a parameter name from the configuration: 1–32 of `a-z`, `0-9`, `_`, starting with a
+/// letter or digit, not a key the module writes itself, and not a key that a write API refuses
+/// later: InfluxDB refuses every line with a `time` key, and 2.x and later reserve keys that start
+/// with `_` (`_measurement`, `_field`, ...). Refusing them here turns lost lines into an
+/// `nginx -t` error.
 pub fn valid_param_name(name: &str) -> Result<(), String> {
     let plain = !name.is_empty()
         && name.len() <= 32
@@ -33,14 +42,23 @@ pub fn valid_param_name(name: &str) -> Result<(), String> {
     if !plain {
         return Err(format!("\"{name}\": use 1 to 32 of a-z, 0-9 and _"));
     }
-    if RESERVED_TAG_KEYS.contains(&name) {
-        return Err(format!("\"{name}\" is a tag the module writes itself"));
+    if name.starts_with('_') {
+        return Err(format!(
+            "\"{name}\": a key may not start with \"_\" (InfluxDB reserves such keys)"
+        ));
+    }
+    if name == "time" {
+        return Err("\"time\": InfluxDB refuses \"time\" as a tag key".to_owned());
+    }
+    if RESERVED_KEYS.contains(&name) {
+        return Err(format!("\"{name}\" is a key the module writes itself"));
     }
     Ok(())
 }
 
-/// The allowed parameters of `query`, in the order of `allowed`, each at most once (its first
-/// occurrence), with cleaned values; parameters whose value cleans to nothing are left out.
+/// The allowed parameters of `query`, in name order (the order tags are written in), each at most
+/// once (its first occurrence), with cleaned values; parameters whose value cleans to nothing are
+/// left out.
 pub fn campaign_tags(query: &str, allowed: &[String]) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = Vec::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -54,7 +72,7 @@ pub fn campaign_tags(query: &str, allowed: &[String]) -> Vec<(String, String)> {
             }
         }
     }
-    tags.sort_by_key(|(k, _)| allowed.iter().position(|a| a == k));
+    tags.sort_by(|(a, _), (b, _)| a.cmp(b));
     tags
 }
 
@@ -99,8 +117,8 @@ mod tests {
         assert_eq!(
             tags,
             [
-                ("utm_source".into(), "news".into()),
-                ("utm_campaign".into(), "spring sale".into())
+                ("utm_campaign".into(), "spring sale".into()),
+                ("utm_source".into(), "news".into())
             ]
         );
     }
@@ -114,8 +132,8 @@ mod tests {
             ),
             &defaults(),
         );
-        assert_eq!(tags[0], ("utm_source".into(), "abc".into()));
-        assert_eq!(tags[1].1.len(), MAX_CAMPAIGN_VALUE_LEN);
+        assert_eq!(tags[0].1.len(), MAX_CAMPAIGN_VALUE_LEN);
+        assert_eq!(tags[1], ("utm_source".into(), "abc".into()));
         assert_eq!(tags.len(), 2);
     }
 
@@ -132,11 +150,11 @@ mod tests {
         assert_eq!(
             tags,
             [
-                ("utm_source".into(), ":email".into()),
-                ("utm_medium".into(), ":email".into()),
-                ("utm_campaign".into(), "spring sale".into()),
-                ("utm_term".into(), ":phone".into()),
                 ("ref".into(), ":token".into()),
+                ("utm_campaign".into(), "spring sale".into()),
+                ("utm_medium".into(), ":email".into()),
+                ("utm_source".into(), ":email".into()),
+                ("utm_term".into(), ":phone".into()),
             ]
         );
         for (query, kept) in [
@@ -158,7 +176,22 @@ mod tests {
     fn checks_configured_names() {
         assert!(valid_param_name("ref").is_ok());
         assert!(valid_param_name("utm_term").is_ok());
-        for bad in ["", "Ref", "a-b", "a b", "page", "domain", &"x".repeat(33)] {
+        let long = "x".repeat(33);
+        for bad in [
+            "",
+            "Ref",
+            "a-b",
+            "a b",
+            "page",
+            "domain",
+            "load_ms",
+            "hits",
+            "referrer",
+            "time",
+            "_field",
+            "_measurement",
+            &long,
+        ] {
             assert!(valid_param_name(bad).is_err(), "{bad}");
         }
     }

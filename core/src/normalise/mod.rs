@@ -136,8 +136,8 @@ mod tests {
         assert_eq!(
             r.campaign,
             [
-                ("utm_source".to_owned(), "news".to_owned()),
-                ("ref".to_owned(), "x".to_owned())
+                ("ref".to_owned(), "x".to_owned()),
+                ("utm_source".to_owned(), "news".to_owned())
             ]
         );
     }

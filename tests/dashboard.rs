@@ -1,0 +1,335 @@
+//! The dashboard (`analytics_dashboard`) in real headless Chromium, served by the module from a real
+//! nginx, reading a real InfluxDB 1.6 through a `proxy_pass` location: the InfluxDB is filled
+//! through the module itself (beacons → HTTP sink → InfluxDB), and the numbers on the page must be
+//! the seeded ones. Hostile values written by another client render as text.
+
+mod common;
+
+use std::time::Duration;
+
+use common::chromium::{render, screenshot, Rendered};
+use common::influxdb::InfluxDb;
+use common::*;
+use scraper::{Html, Selector};
+
+/// nginx with a beacon location writing to `influx`, the dashboard, and the query location.
+fn site(influx: &InfluxDb) -> Nginx {
+    Nginx::start(&format!(
+        r#"
+    analytics_sink {write} flush=100ms;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{
+            analytics_beacon; analytics_domains example.com other.example;
+            analytics_filter_bots off;
+        }}
+        location /analytics/ {{ analytics_dashboard query=/influx/query; }}
+        # What the README shows: InfluxDB's query API, read-only, behind the site's own protection.
+        location = /influx/query {{
+            limit_except GET {{ deny all; }}
+            proxy_pass http://127.0.0.1:{http}/query;
+        }}
+        location = /status {{ analytics_status; }}
+    }}"#,
+        write = influx.write_url(),
+        http = influx.http_port,
+    ))
+}
+
+fn beacon(nginx: &Nginx, body: &str, times: usize) {
+    for _ in 0..times {
+        let r = nginx.beacon(body);
+        assert_eq!(r.status, 204, "{body}: {}", r.text());
+    }
+}
+
+/// Page views, referrers, campaigns, not-found pages and events with known counts.
+fn seed(nginx: &Nginx, influx: &InfluxDb) {
+    let page = |g: &str, extra: &str| {
+        format!(r#"{{"d":"example.com","g":"{g}","p":"Linux x86_64","z":-60{extra}}}"#)
+    };
+    beacon(nginx, &page("/a", r#","s":1,"l":100"#), 3);
+    beacon(nginx, &page("/a", r#","s":2,"l":300"#), 2);
+    beacon(
+        nginx,
+        &page("/b", r#","s":1,"r":"https://news.example.org/x/y","l":200"#),
+        3,
+    );
+    beacon(
+        nginx,
+        &page(
+            "/b?utm_source=news&utm_medium=email&utm_campaign=spring",
+            r#","s":3"#,
+        ),
+        1,
+    );
+    beacon(
+        nginx,
+        &page(
+            "/c?utm_source=news&utm_medium=email&utm_campaign=spring",
+            r#","r":"https://search.example.net/""#,
+        ),
+        2,
+    );
+    // 11 page views on example.com: /a 5, /b 4, /c 2; entries (s=1) 6: /a 3, /b 3; s=2: 2.
+    beacon(
+        nginx,
+        r#"{"d":"example.com","g":"/missing","t":"notfound","r":"https://old.example.com/link"}"#,
+        2,
+    );
+    beacon(
+        nginx,
+        r#"{"d":"example.com","g":"/a","t":"event","n":"signup"}"#,
+        3,
+    );
+    beacon(
+        nginx,
+        r#"{"d":"example.com","g":"/b","t":"event","n":"download"}"#,
+        1,
+    );
+    beacon(nginx, r#"{"d":"other.example","g":"/elsewhere"}"#, 1);
+    let stored = influx.wait_for_scalar("SELECT sum(hits) FROM pageview", 12, Duration::from_secs(30));
+    assert_eq!(stored, Some(12), "nginx status: {}", nginx.status());
+    let events = influx.wait_for_scalar("SELECT sum(hits) FROM event", 4, Duration::from_secs(30));
+    assert_eq!(events, Some(4));
+    let not_found = influx.wait_for_scalar("SELECT sum(hits) FROM notfound", 2, Duration::from_secs(30));
+    assert_eq!(not_found, Some(2));
+}
+
+fn select<'a>(html: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    html.select(&Selector::parse(css).unwrap()).collect()
+}
+
+fn text(e: &scraper::ElementRef) -> String {
+    e.text().collect::<String>().trim().to_owned()
+}
+
+/// The rows of one panel's table: its cells' text.
+fn table(html: &Html, panel: &str) -> Vec<Vec<String>> {
+    select(html, &format!("#{panel} tbody tr"))
+        .iter()
+        .map(|row| select_in(row, "td").iter().map(text).collect())
+        .collect()
+}
+
+fn select_in<'a>(e: &scraper::ElementRef<'a>, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    e.select(&Selector::parse(css).unwrap()).collect()
+}
+
+fn metric(html: &Html, name: &str) -> String {
+    select(html, &format!("#metric-{name} .n"))
+        .first()
+        .map(text)
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+fn assert_clean(page: &Rendered) {
+    assert!(page.console.is_empty(), "console messages: {:#?}", page.console);
+    let html = Html::parse_document(&page.dom);
+    let status = select(&html, "#status").first().map(text).unwrap_or_default();
+    assert!(status.starts_with("Updated"), "status: {status:?}\n{}", page.dom);
+}
+
+#[test]
+fn the_dashboard_shows_the_seeded_numbers() {
+    let influx = InfluxDb::start("analytics");
+    let nginx = site(&influx);
+    seed(&nginx, &influx);
+    let base = format!("http://127.0.0.1:{}/analytics/", nginx.port);
+
+    let page = render(&format!("{base}#domain=example.com&period=today"));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(metric(&html, "pageviews"), "11");
+    assert_eq!(metric(&html, "visits"), "6");
+    assert_eq!(metric(&html, "pages-per-visit"), "1.8");
+    // 1 − 2 continued / 6 visits.
+    assert_eq!(metric(&html, "bounce"), "67 %");
+    // Load times 100 ×3, 300 ×2, 200 ×3.
+    assert_eq!(metric(&html, "load-median"), "200 ms");
+    assert_eq!(
+        table(&html, "pages"),
+        [row(&["/a", "5"]), row(&["/b", "4"]), row(&["/c", "2"])]
+    );
+    assert_eq!(table(&html, "entry"), [row(&["/a", "3"]), row(&["/b", "3"])]);
+    assert_eq!(
+        table(&html, "referrers"),
+        [row(&["news.example.org", "3"]), row(&["search.example.net", "2"])]
+    );
+    assert_eq!(
+        table(&html, "full-referrers"),
+        [
+            row(&["https://news.example.org/x/y", "3"]),
+            row(&["https://search.example.net/", "2"])
+        ]
+    );
+    assert_eq!(
+        table(&html, "campaigns"),
+        [row(&["news", "email", "spring", "3"])]
+    );
+    assert_eq!(table(&html, "devices"), [row(&["desktop", "11"])]);
+    assert_eq!(table(&html, "platforms"), [row(&["Linux", "11"])]);
+    assert_eq!(
+        table(&html, "timezones"),
+        [row(&["UTC+1 (Central Europe / West Africa)", "11"])]
+    );
+    assert_eq!(
+        table(&html, "notfound"),
+        [row(&["/missing", "old.example.com", "2"])]
+    );
+    assert_eq!(
+        table(&html, "events"),
+        [row(&["signup", "3"]), row(&["download", "1"])]
+    );
+    // The chart's data: today's page views, per hour, add up to the total.
+    let per_hour: u64 = select(&html, "#chart-table td.n")
+        .iter()
+        .map(|td| text(td).parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(per_hour, 11);
+    let domains: Vec<String> = select(&html, "#domain option").iter().map(text).collect();
+    assert_eq!(domains, ["example.com", "other.example"]);
+
+    // A filter from the URL (what a click on a value sets): page /b → its referrers only.
+    let page = render(&format!("{base}#domain=example.com&period=today&f=page:%2Fb"));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(metric(&html, "pageviews"), "4");
+    assert_eq!(table(&html, "referrers"), [row(&["news.example.org", "3"])]);
+    assert_eq!(table(&html, "events"), [row(&["download", "1"])]);
+    let filters: Vec<String> = select(&html, "#filters button").iter().map(text).collect();
+    assert_eq!(filters, ["✕ Page: /b"]);
+
+    // The other site, the 7-day view.
+    let page = render(&format!("{base}#domain=other.example&period=7d"));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(metric(&html, "pageviews"), "1");
+    assert_eq!(table(&html, "pages"), [row(&["/elsewhere", "1"])]);
+
+    let shots = target_dir().join("dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let url = format!("{base}#domain=example.com&period=today");
+    screenshot(&url, &shots.join("desktop.png"), 1280, 2400);
+    screenshot(&url, &shots.join("phone-360.png"), 360, 4000);
+}
+
+#[test]
+fn the_dashboard_is_served_with_a_strict_policy_and_revalidated() {
+    let influx = InfluxDb::start("analytics");
+    let nginx = site(&influx);
+    let page = http(nginx.port, "GET", "/analytics/", &[], b"");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("Content-Type"), Some("text/html; charset=utf-8"));
+    let csp = page.header("Content-Security-Policy").expect("a CSP");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    // The module's own measurement names and the sink's database reach the page.
+    let body = page.text();
+    assert!(body.contains(r#"data-db="analytics""#), "{body}");
+    assert!(body.contains(r#"data-pageview="pageview""#), "{body}");
+    let etag = page.header("ETag").expect("an ETag").to_owned();
+    let again = http(nginx.port, "GET", "/analytics/", &[("If-None-Match", &etag)], b"");
+    assert_eq!(again.status, 304);
+    for (path, kind) in [
+        ("/analytics/app.js", "application/javascript"),
+        ("/analytics/app.css", "text/css"),
+    ] {
+        let r = http(nginx.port, "GET", path, &[], b"");
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("Content-Type").unwrap().starts_with(kind), "{path}");
+        assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
+    }
+    assert_eq!(
+        http(nginx.port, "GET", "/analytics/other.js", &[], b"").status,
+        404
+    );
+    assert_eq!(http(nginx.port, "POST", "/analytics/", &[], b"x").status, 405);
+}
+
+/// Values no browser script of ours would send, written straight into InfluxDB as another client
+/// could: markup, `javascript:` URLs, bidi overrides, very long strings. They must show as text.
+#[test]
+fn hostile_values_render_as_text() {
+    let influx = InfluxDb::start("analytics");
+    let nginx = site(&influx);
+    let long = "x".repeat(5000);
+    let hostile_page = r#"/<img src=x onerror="document.title='pwned'">"#;
+    let tag = |v: &str| v.replace(' ', "\\ ").replace(',', "\\,").replace('=', "\\=");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let lines = [
+        format!("pageview,domain=example.com,page={} hits=1i {now}", tag(hostile_page)),
+        format!(
+            "pageview,domain=example.com,page=/r,referrer_domain=javascript:alert(1) hits=1i,referrer=\"javascript:alert(document.domain)\" {}",
+            now + 1
+        ),
+        format!("pageview,domain=example.com,page=/\u{202E}gpj.exe hits=1i {}", now + 2),
+        format!("pageview,domain=example.com,page=/{long} hits=1i {}", now + 3),
+        format!(
+            "pageview,domain=example.com,page=/q,utm_source={} hits=1i {}",
+            tag("<script>document.title='pwned'</script>"),
+            now + 4
+        ),
+        format!(
+            "event,domain=example.com,name={},page=/ hits=1i {}",
+            tag("<svg onload=alert(1)>"),
+            now + 5
+        ),
+        // A quote in a value must not end the InfluxQL string literal the page builds from it.
+        format!("pageview,domain=example.com,page=/it's\\ a\\ \\'trap hits=1i {}", now + 6),
+    ];
+    assert_eq!(influx.write(&lines.join("\n")), 204);
+
+    let base = format!("http://127.0.0.1:{}/analytics/", nginx.port);
+    let page = render(&format!("{base}#domain=example.com&period=today"));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(
+        select(&html, "title").first().map(text).as_deref(),
+        Some("Analytics")
+    );
+    assert!(select(&html, "img").is_empty(), "markup became elements");
+    assert!(select(&html, "main script, main svg svg, #panels svg").is_empty());
+    assert!(select(&html, "a").is_empty(), "no value may become a link");
+    let cells: Vec<String> = select(&html, "td.v").iter().map(text).collect();
+    for shown in [
+        hostile_page,
+        "javascript:alert(1)",
+        "javascript:alert(document.domain)",
+        "/\u{202E}gpj.exe",
+        "<script>document.title='pwned'</script>",
+        "<svg onload=alert(1)>",
+    ] {
+        assert!(
+            cells.iter().any(|c| c == shown),
+            "{shown:?} not shown as text in {cells:?}"
+        );
+    }
+    assert!(
+        cells.iter().any(|c| c.len() == 5001),
+        "the long page is shown whole"
+    );
+    assert_eq!(metric(&html, "pageviews"), "6");
+
+    // Filtering by the value with quotes and a backslash finds exactly its one point.
+    let page = render(&format!(
+        "{base}#domain=example.com&period=today&f=page:{}",
+        "%2Fit's%20a%20%5C'trap"
+    ));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(metric(&html, "pageviews"), "1");
+}
