@@ -4,10 +4,13 @@
  *
  *   <script defer src="/a.js"></script>
  *
- * One page view per page, sent once the load time is known; single-page-app navigations count too.
- * No cookies, no identifiers: the only state is a sessionStorage counter of the pages seen in this
- * tab, which leaves the browser as a number. Options, as attributes of the script tag:
+ * One page view per page load, sent once the load time is known, and one per single-page-app
+ * navigation to another page. No cookies, no identifiers: the only state is a sessionStorage
+ * counter of the pages seen in this tab, which leaves the browser as a number. Options, as
+ * attributes of the script tag:
  *   data-beacon="/ping"   where beacons go (default: what analytics_agent was configured with)
+ *   data-params="ref x"   query parameters to send besides utm_* (the module keeps those it lists
+ *                         in analytics_query_params)
  *   data-hash             count "#/route" changes as pages (hash-routed single-page apps)
  *   data-notfound         this page is a "not found" page: record it as such, not as a page view
  *   data-dnt-off          do not honour Do Not Track / Global Privacy Control (honoured by default)
@@ -25,22 +28,27 @@
     var options = (script && script.dataset) || {};
     var loc = location;
     var endpoint = options.beacon || '/ping';
+    // Names only: an empty name never matches.
+    var params = (options.params || '').match(/\w+/g) || [];
+    // The page last counted. Unset until the page view of the load is sent: whatever a router
+    // does to the address before then is part of that one page view.
     var lastPage;
 
-    var off = (function () {
-      try {
-        if (localStorage.analytics_ignore) return 1;
-      } catch (e) {}
-      return (
-        (options.dntOff == null && (n.doNotTrack == 1 || n.globalPrivacyControl)) ||
-        (options.local == null && /^(localhost|127\.|\[::1\]$)|^file/.test(loc.hostname || loc.protocol)) ||
-        (options.automation == null && n.webdriver)
-      );
-    })();
+    var off;
+    try {
+      off = localStorage.analytics_ignore;
+    } catch (e) {}
+    off =
+      off ||
+      (!('dntOff' in options) && (n.doNotTrack == 1 || n.globalPrivacyControl)) ||
+      // Whole host names: "localhostel.test" and "127.example.org" are sites like any other.
+      (!('local' in options) && /^((.+\.)?localhost|127\.[\d.]+|\[::1\])$|^file/.test(loc.hostname || loc.protocol)) ||
+      (!('automation' in options) && n.webdriver);
 
-    // The page as a path; with data-hash, the "#/route" of a hash-routed app instead.
+    // The page as a path; with data-hash, the "#/route" of a hash-routed app instead (without the
+    // route's own query, so that a query change is no new page).
     var page = function () {
-      return options.hash != null && /^#\//.test(loc.hash) ? loc.hash.slice(1) : loc.pathname;
+      return ('hash' in options && /^#\//.test(loc.hash) ? loc.hash.slice(1) : loc.pathname).split('?')[0];
     };
 
     // Called from timers and history hooks, outside the outer try: it must not throw either.
@@ -48,19 +56,27 @@
       if (off) return;
       try {
         beacon.d = loc.hostname;
-        // The query string goes too: the module keeps only the campaign parameters (utm_*).
-        beacon.g = page() + loc.search;
-        beacon = JSON.stringify(beacon);
+        // Of the query string, only the parameters a site may keep: a token or an e-mail
+        // address in another parameter never leaves the browser.
+        beacon.g =
+          page() +
+          '?' +
+          loc.search
+            .split(/[?&]/)
+            .filter(function (pair) {
+              return /^utm_/.test(pair) || params.indexOf(pair.split('=')[0]) >= 0;
+            })
+            .join('&');
         // A string body is sent as text/plain: a "simple" request, so no CORS preflight.
-        (n.sendBeacon && n.sendBeacon(endpoint, beacon)) ||
-          (w.fetch && fetch(endpoint, { method: 'POST', body: beacon, keepalive: 1 }));
+        n.sendBeacon(endpoint, JSON.stringify(beacon));
       } catch (e) {}
     };
 
     var pageView = function (type, loadMs, referrer) {
       var pages;
       try {
-        sessionStorage.analytics_pages = pages = (+sessionStorage.analytics_pages || 0) + 1;
+        // -~x: the stored count plus one, and 1 when nothing (or garbage) is stored.
+        sessionStorage.analytics_pages = pages = -~sessionStorage.analytics_pages;
       } catch (e) {}
       lastPage = page();
       send({
@@ -69,28 +85,34 @@
         z: new Date().getTimezoneOffset(),
         p: n.platform,
         m: n.userAgentData && n.userAgentData.mobile,
+        // NaN when unknown, which JSON sends as null ("not known"); the module rounds fractions.
         l: loadMs,
         s: pages
       });
     };
 
-    // A single-page-app navigation: a new page view, without a load time or referrer.
+    // A navigation within the page (pushState, back/forward, a hash route): a new page view,
+    // without a load time or referrer, when it leads to another page.
     var navigated = function () {
-      page() != lastPage && pageView();
+      lastPage && page() != lastPage && pageView();
     };
-    var wrap = function (name, original) {
+    var wrap = function (name, after, original) {
       original = history[name];
       // Only where the browser has it: a page may test for pushState before using it.
       original &&
         (history[name] = function () {
           original.apply(this, arguments);
-          navigated();
+          after();
         });
     };
-    wrap('pushState');
-    wrap('replaceState');
+    wrap('pushState', navigated);
+    // replaceState corrects the address of the page being viewed (routers call it at start-up and
+    // for redirects): never another page view, but the page that back/forward compare with.
+    wrap('replaceState', function () {
+      lastPage && (lastPage = page());
+    });
     addEventListener('popstate', navigated);
-    options.hash != null && addEventListener('hashchange', navigated);
+    'hash' in options && addEventListener('hashchange', navigated);
 
     w.analytics = {
       event: function (name) {
@@ -102,13 +124,13 @@
     // Level 2, with the Level 1 fallback for older browsers.
     var start = function () {
       setTimeout(function () {
-        var p = w.performance || {};
-        var t = (p.getEntriesByType && p.getEntriesByType('navigation')[0]) || p.timing || {};
-        pageView(
-          options.notfound != null ? 'notfound' : undefined,
-          Math.round(t.loadEventStart - (t.navigationStart || 0)) || undefined,
-          d.referrer
-        );
+        var t, loadMs;
+        try {
+          t = performance;
+          t = t.getEntriesByType('navigation')[0] || t.timing;
+          loadMs = t.loadEventStart - (t.navigationStart || 0);
+        } catch (e) {}
+        pageView('notfound' in options ? 'notfound' : undefined, loadMs, d.referrer);
       });
     };
     d.readyState == 'complete' ? start() : addEventListener('load', start);

@@ -4,7 +4,7 @@
 #   scripts/install-deps.sh package - plus what the Debian package needs: Debian's nginx and its
 #                                     sources (nginx-dev, with dh-sequence-nginx), debhelper, lintian
 #   scripts/install-deps.sh test    - all of it, and what the tests start: InfluxDB, VictoriaMetrics,
-#                                     Chromium
+#                                     Chromium, Firefox ESR
 #   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
 set -euo pipefail
 
@@ -15,7 +15,7 @@ case "${1:-build}" in
     demo) packages=(influxdb) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
-        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium openssl)
+        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl)
         command -v npm >/dev/null || packages+=(nodejs npm)
         ;;
     *) echo "usage: $0 [build|package|test|demo]" >&2; exit 2 ;;

@@ -142,6 +142,7 @@ pub struct LocationConf {
     pub strip_trailing_slash: Option<bool>,
     pub respect_dnt: Option<bool>,
     pub filter_bots: Option<bool>,
+    pub session_pages: Option<bool>,
     /// `analytics_status prometheus`: the text exposition format instead of JSON.
     pub status_prometheus: bool,
     /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
@@ -212,6 +213,7 @@ pub unsafe extern "C" fn merge_loc_conf(
     conf.strip_trailing_slash = conf.strip_trailing_slash.or(prev.strip_trailing_slash);
     conf.respect_dnt = conf.respect_dnt.or(prev.respect_dnt);
     conf.filter_bots = conf.filter_bots.or(prev.filter_bots);
+    conf.session_pages = conf.session_pages.or(prev.session_pages);
     for (mine, inherited) in conf.measurement_names.iter_mut().zip(&prev.measurement_names) {
         if mine.is_none() {
             mine.clone_from(inherited);
@@ -234,6 +236,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         conf.strip_trailing_slash.unwrap_or(true),
     );
     policy.event_names = conf.event_names.clone();
+    policy.session_pages = conf.session_pages.unwrap_or(true);
     if conf.beacon || conf.pixel {
         // SAFETY: `cf` is the configuration being merged, inside an http block.
         if let Some(main) = AnalyticsModule::main_conf_mut(unsafe { &*cf }) {

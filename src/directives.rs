@@ -56,7 +56,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 19] = [
+pub static mut COMMANDS: [ngx_command_t; 20] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -151,6 +151,12 @@ pub static mut COMMANDS: [ngx_command_t; 19] = [
     ),
     directive(
         ngx_string!("analytics_filter_bots"),
+        ANY_LEVEL | NGX_CONF_FLAG,
+        set_switch,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_session_pages"),
         ANY_LEVEL | NGX_CONF_FLAG,
         set_switch,
         LOC,
@@ -606,6 +612,7 @@ extern "C" fn set_switch(cf: *mut ngx_conf_t, cmd: *mut ngx_command_t, conf: *mu
     let switch = match name {
         "analytics_respect_dnt" => &mut lcf.respect_dnt,
         "analytics_filter_bots" => &mut lcf.filter_bots,
+        "analytics_session_pages" => &mut lcf.session_pages,
         _ => return fail(cf, "unknown switch"),
     };
     if switch.is_some() {

@@ -102,6 +102,10 @@ unsafe fn add_header(r: &mut ngx_http_request_t, name: &'static str, value: &str
         {
             h.next = std::ptr::null_mut();
         }
+        // nginx's gzip filter reads the coding from here: a body already gzipped is left alone.
+        if name.eq_ignore_ascii_case("Content-Encoding") {
+            r.headers_out.content_encoding = h;
+        }
     }
     Some(())
 }

@@ -1,8 +1,10 @@
-//! `analytics_agent`: the embedded browser script, its caching headers, its configured beacon URL,
-//! its size budget, and the shipped minified file matching its source.
+//! `analytics_agent`: the embedded browser script, its caching headers, its plain and gzipped
+//! representations and their `ETag`s, its configured beacon URL, its size budget, and the shipped
+//! minified file matching its source.
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
@@ -61,10 +63,86 @@ fn serves_the_embedded_script_with_caching_headers() {
     );
     assert_eq!(other.status, 200);
 
+    assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+    assert_eq!(r.header("Content-Encoding"), None);
+
     let head = http(nginx.port, "HEAD", "/a.js", &[], b"");
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(http(nginx.port, "POST", "/a.js", &[], b"x").status, 405);
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .expect("a gzip body");
+    text
+}
+
+/// A shared cache keeps the plain and the gzipped script apart by `Vary: Accept-Encoding` and tells
+/// them apart when revalidating by their `ETag`s: one tag for both would let a 304 for one refresh
+/// the other, and serve gzip to a client that cannot read it.
+#[test]
+fn the_plain_and_the_gzipped_script_have_their_own_etags() {
+    // With and without nginx's own gzip: the module's gzipped copy is never compressed twice.
+    for nginx in [
+        agent_nginx(),
+        Nginx::start(
+            r#"
+    server {
+        listen 127.0.0.1:{port};
+        location = /a.js { analytics_agent; }
+    }"#,
+        ),
+    ] {
+        let get = |headers: &[(&str, &str)]| http(nginx.port, "GET", "/a.js", headers, b"");
+        let plain = get(&[]);
+        let gzipped = get(&[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(plain.header("Content-Encoding"), None);
+        assert_eq!(gzipped.header("Content-Encoding"), Some("gzip"));
+        assert_eq!(plain.text(), shipped());
+        assert_eq!(gunzip(&gzipped.body), shipped());
+        for r in [&plain, &gzipped] {
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+            assert_eq!(
+                r.header("Content-Type"),
+                Some("application/javascript; charset=utf-8")
+            );
+        }
+        let (plain_tag, gzip_tag) = (plain.header("ETag").unwrap(), gzipped.header("ETag").unwrap());
+        assert_ne!(plain_tag, gzip_tag);
+        assert!(!gzip_tag.starts_with("W/"), "{gzip_tag}");
+        let weak_gzip_tag = format!("W/{gzip_tag}");
+
+        // If-None-Match matches the tag of the representation this request would get, only.
+        for (accept, tags, want_status, want_tag) in [
+            (None, plain_tag, 304, plain_tag),
+            (None, gzip_tag, 200, plain_tag),
+            (Some("gzip"), gzip_tag, 304, gzip_tag),
+            (Some("gzip"), weak_gzip_tag.as_str(), 304, gzip_tag),
+            (Some("gzip"), plain_tag, 200, gzip_tag),
+            (Some("gzip;q=0"), plain_tag, 304, plain_tag),
+            (Some("identity"), gzip_tag, 200, plain_tag),
+            (Some("br, *;q=0.1"), &format!("\"x\", {gzip_tag}"), 304, gzip_tag),
+        ] {
+            let mut headers = vec![("If-None-Match", tags)];
+            headers.extend(accept.map(|a| ("Accept-Encoding", a)));
+            let r = get(&headers);
+            let case = format!("Accept-Encoding {accept:?}, If-None-Match {tags}");
+            assert_eq!(r.status, want_status, "{case}");
+            assert_eq!(r.header("ETag"), Some(want_tag), "{case}");
+            assert_eq!(r.header("Vary"), Some("Accept-Encoding"), "{case}");
+            if want_status == 304 {
+                assert!(r.body.is_empty(), "{case}");
+            } else if want_tag == gzip_tag {
+                assert_eq!(gunzip(&r.body), shipped(), "{case}");
+            } else {
+                assert_eq!(r.text(), shipped(), "{case}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -76,6 +154,8 @@ fn the_configured_beacon_url_replaces_the_default() {
     assert!(configured.text().contains("\"/collect\""));
     assert!(!configured.text().contains("\"/ping\""));
     assert_ne!(default.header("ETag"), configured.header("ETag"));
+    let gzipped = http(nginx.port, "GET", "/b.js", &[("Accept-Encoding", "gzip")], b"");
+    assert_eq!(gunzip(&gzipped.body), configured.text());
 }
 
 #[test]
@@ -86,7 +166,7 @@ fn the_script_fits_its_size_budget_gzipped() {
     // The test client removes the chunk framing: these are the compressed bytes.
     let gzipped = r.body.len();
     eprintln!(
-        "analytics.min.js: {} bytes, {gzipped} bytes gzipped by nginx (level 9)",
+        "analytics.min.js: {} bytes, {gzipped} bytes gzipped (as served)",
         shipped().len()
     );
     assert!(gzipped <= 1024, "{gzipped} bytes gzipped: over the 1 KiB budget");

@@ -1,6 +1,8 @@
-//! The browser script in a real browser (headless Chromium), served by the module from a real
-//! nginx: what arrives at a UDP listener for page loads, navigations, single-page-app route
-//! changes, events and not-found pages, and that nothing arrives when the visitor opts out.
+//! The browser script in real browsers (headless Chromium, and Firefox ESR for the counting
+//! rules), served by the module from a real nginx: what arrives at a UDP listener for page loads,
+//! navigations, single-page-app route changes and the start-up patterns of routers, events and
+//! not-found pages, which query parameters leave the browser, which hosts count as local, and
+//! that nothing arrives when the visitor opts out.
 
 mod common;
 
@@ -11,44 +13,118 @@ use std::time::Duration;
 
 use common::*;
 
-fn chromium() -> &'static str {
-    ["chromium", "chromium-browser"]
-        .into_iter()
+/// The first of `names` that runs, else the test fails with `missing`.
+fn installed(names: &[&'static str], missing: &str) -> &'static str {
+    names
+        .iter()
+        .copied()
         .find(|b| {
             Command::new(b)
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
-        .expect("chromium is required (scripts/install-deps.sh test installs it)")
+        .unwrap_or_else(|| panic!("{missing}"))
 }
 
-/// A headless Chromium showing `url` (and whatever it navigates to) in real time, until dropped.
+fn chromium() -> &'static str {
+    installed(
+        &["chromium", "chromium-browser"],
+        "chromium is required (scripts/install-deps.sh test installs it)",
+    )
+}
+
+fn firefox() -> &'static str {
+    installed(
+        &["firefox-esr", "firefox"],
+        "Firefox ESR is required (scripts/install-deps.sh test installs firefox-esr)",
+    )
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Engine {
+    Chromium,
+    Firefox,
+}
+
+/// A headless browser showing `url` (and whatever it navigates to) in real time, until dropped.
 struct Browser {
     child: std::process::Child,
     _profile: tempfile::TempDir,
 }
 
 fn browse(url: &str) -> Browser {
+    browse_in(Engine::Chromium, url, &[])
+}
+
+/// Opens `url` in a fresh profile of `engine`; the host names in `loopback_names` resolve to the
+/// loopback address.
+fn browse_in(engine: Engine, url: &str, loopback_names: &[&str]) -> Browser {
     let profile = tempfile::tempdir().unwrap();
-    let child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let mut command = match engine {
+        Engine::Chromium => {
+            let mut command = Command::new(chromium());
+            command
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()));
+            if !loopback_names.is_empty() {
+                let rules: Vec<String> = loopback_names
+                    .iter()
+                    .map(|name| format!("MAP {name} 127.0.0.1"))
+                    .collect();
+                command.arg(format!("--host-resolver-rules={}", rules.join(", ")));
+            }
+            command
+        }
+        Engine::Firefox => {
+            // No first-run pages, updates or telemetry; the listed names are local.
+            let prefs = [
+                ("browser.shell.checkDefaultBrowser", "false".to_owned()),
+                (
+                    "browser.startup.homepage_override.mstone",
+                    "\"ignore\"".to_owned(),
+                ),
+                ("startup.homepage_welcome_url", "\"\"".to_owned()),
+                ("browser.aboutwelcome.enabled", "false".to_owned()),
+                ("datareporting.policy.dataSubmissionEnabled", "false".to_owned()),
+                ("toolkit.telemetry.reportingpolicy.firstRun", "false".to_owned()),
+                ("app.update.disabledForTesting", "true".to_owned()),
+                ("network.captive-portal-service.enabled", "false".to_owned()),
+                ("network.connectivity-service.enabled", "false".to_owned()),
+                ("browser.safebrowsing.update.enabled", "false".to_owned()),
+                (
+                    "network.dns.localDomains",
+                    format!("\"{}\"", loopback_names.join(",")),
+                ),
+            ];
+            let user_js: String = prefs
+                .iter()
+                .map(|(name, value)| format!("user_pref(\"{name}\", {value});\n"))
+                .collect();
+            std::fs::write(profile.path().join("user.js"), user_js).unwrap();
+            let mut command = Command::new(firefox());
+            command
+                .args(["--headless", "--no-remote", "--profile"])
+                .arg(profile.path());
+            command
+        }
+    };
+    let child = command
         .arg(url)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         // Its own process group, so that dropping it stops its helper processes too.
         .process_group(0)
         .spawn()
-        .expect("run chromium");
+        .unwrap_or_else(|e| panic!("run {engine:?}: {e}"));
     Browser {
         child,
         _profile: profile,
@@ -66,11 +142,22 @@ impl Drop for Browser {
 /// A test page: `setup` runs before the analytics script (to fake a browser setting), the script
 /// tag gets `attributes`, and `after` runs once the page has loaded and the beacon is out.
 fn page(www: &Path, name: &str, setup: &str, attributes: &str, after: &str) {
+    page_with(www, name, setup, attributes, "", after);
+}
+
+/// A test page whose `before_load` runs after the analytics script but before the load event (at
+/// `DOMContentLoaded`, where routers start), and `after` once the page has loaded.
+fn router_page(www: &Path, name: &str, attributes: &str, before_load: &str, after: &str) {
+    page_with(www, name, "", attributes, before_load, after);
+}
+
+fn page_with(www: &Path, name: &str, setup: &str, attributes: &str, before_load: &str, after: &str) {
     let html = format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>{name}</title>
 <script>{setup}</script>
 <script defer src="/a.js" {attributes}></script>
-<script>addEventListener("load", function () {{ setTimeout(function () {{ {after} }}, 300); }});</script>
+<script>addEventListener("DOMContentLoaded", function () {{ {before_load} }});
+addEventListener("load", function () {{ setTimeout(function () {{ {after} }}, 300); }});</script>
 </head><body>{name}</body></html>"#
     );
     std::fs::write(www.join(name), html).unwrap();
@@ -81,6 +168,10 @@ fn site(udp: &UdpCollector) -> Nginx {
 }
 
 fn site_with(udp: &UdpCollector, beacon_options: &str) -> Nginx {
+    site_for(udp, "localhost", beacon_options)
+}
+
+fn site_for(udp: &UdpCollector, domains: &str, beacon_options: &str) -> Nginx {
     let nginx = Nginx::start(&format!(
         r#"
     types {{ text/html html; }}
@@ -90,7 +181,7 @@ fn site_with(udp: &UdpCollector, beacon_options: &str) -> Nginx {
         root {{dir}}/www;
         location = /a.js {{ analytics_agent; }}
         # Headless Chromium says so in its User-Agent: the script tests let it count.
-        location = /ping {{ analytics_beacon; analytics_domains localhost; {beacon_options} }}
+        location = /ping {{ analytics_beacon; analytics_domains {domains}; {beacon_options} }}
         location = /status {{ analytics_status; }}
     }}"#,
         udp = udp.port,
@@ -268,4 +359,261 @@ fn a_headless_browser_is_taken_for_a_robot_by_default() {
     drop(browser);
     assert_eq!(nginx.status()["accepted"], 0);
     assert!(udp.lines().is_empty());
+}
+
+/// Waits for `n` lines, then a little longer, so that a line too many would be seen too.
+fn exactly(udp: &UdpCollector, n: usize) -> Vec<String> {
+    udp.wait_for_lines(n, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(1500));
+    udp.lines()
+}
+
+/// The lines in the order the tab counted them (`session_pages`), machine values hidden.
+fn in_session_order(lines: &[String]) -> Vec<String> {
+    let mut counted: Vec<(u64, String)> = lines
+        .iter()
+        .map(|l| {
+            let pages = parse_line(l)
+                .field("session_pages")
+                .map_or(0, |v| v.trim_end_matches('i').parse().unwrap());
+            (pages, generic(l))
+        })
+        .collect();
+    counted.sort();
+    counted.into_iter().map(|(_, line)| line).collect()
+}
+
+fn view(page: &str, loaded: bool, pages: u32) -> String {
+    let load = if loaded { ",load_ms=*" } else { "" };
+    format!(
+        "pageview,device=desktop,domain=localhost,page={page},platform=*,tz=* hits=1i{load},session_pages={pages}i"
+    )
+}
+
+/// What routers do at start-up (before the load event, or after it when the app starts late) is
+/// part of the page load: one page view, with its load time. Only a navigation to another page
+/// (pushState to a new path, back, forward, a new hash route) is one more. Each page moves on
+/// when the browser has told the script (the page's listeners run after the script's).
+fn one_page_view_per_load_and_per_navigation(engine: Engine) {
+    let udp = UdpCollector::start();
+    let nginx = site(&udp);
+    let www = nginx.path("www");
+    // React Router, Vue Router and Next.js record their state with replaceState(same URL) when
+    // they start; some also push the path they are on.
+    router_page(
+        &www,
+        "boot.html",
+        "data-local",
+        "history.replaceState({ idx: 0 }, '', location.href);
+         history.pushState({ idx: 0 }, '', location.pathname);",
+        "history.replaceState({ idx: 1 }, '', location.href);
+         history.pushState({ idx: 1 }, '', location.pathname);
+         location.href = '/query.html';",
+    );
+    // Filters and tabs change the query or the fragment: the same page.
+    router_page(
+        &www,
+        "query.html",
+        "data-local",
+        "",
+        "history.replaceState({}, '', '?page=2'); history.pushState({}, '', '?page=3');
+         location.hash = '#section'; history.pushState({}, '', '#other');
+         addEventListener('popstate', function () {
+           if (location.hash == '#section') location.href = '/redirect.html';
+         });
+         history.back();",
+    );
+    // A redirect at start-up (Angular's redirectTo, a guard) is where the load lands; one after
+    // the load corrects the address of the page being viewed.
+    router_page(
+        &www,
+        "redirect.html",
+        "data-local",
+        "history.replaceState({}, '', '/home');",
+        "history.replaceState({}, '', '/welcome'); location.href = '/hash.html';",
+    );
+    // A hash router adds "#/" at start-up (Vue's hash mode), then routes.
+    router_page(
+        &www,
+        "hash.html",
+        "data-local data-hash",
+        "history.replaceState(null, '', '#/');",
+        "addEventListener('hashchange', function () {
+           location.hash == '#/settings' ? (location.hash = '#/settings?tab=2') : (location.href = '/late.html');
+         });
+         location.hash = '#/settings';",
+    );
+    // The same router starting after the load event.
+    router_page(
+        &www,
+        "late.html",
+        "data-local data-hash",
+        "",
+        "history.replaceState(null, '', '#/'); history.pushState(null, '', '#/about');
+         location.href = '/spa.html';",
+    );
+    // Real navigations: one page view each.
+    router_page(
+        &www,
+        "spa.html",
+        "data-local",
+        "",
+        "history.pushState({}, '', '/spa/two');
+         addEventListener('popstate', function () {
+           location.pathname == '/spa.html' ? history.forward() : (location.href = '/done.html');
+         });
+         history.back();",
+    );
+    router_page(&www, "done.html", "data-local", "", "");
+    let browser = browse_in(engine, &format!("http://localhost:{}/boot.html", nginx.port), &[]);
+    let lines = exactly(&udp, 12);
+    drop(browser);
+    assert_eq!(
+        in_session_order(&lines),
+        [
+            view("/boot.html", true, 1),
+            view("/query.html", true, 2),
+            view("/home", true, 3),
+            view("/", true, 4),
+            view("/settings", false, 5),
+            view("/late.html", true, 6),
+            view("/about", false, 7),
+            view("/spa.html", true, 8),
+            view("/spa/two", false, 9),
+            view("/spa.html", false, 10),
+            view("/spa/two", false, 11),
+            view("/done.html", true, 12),
+        ],
+        "{engine:?}\n{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn one_page_view_per_load_and_per_navigation_in_chromium() {
+    one_page_view_per_load_and_per_navigation(Engine::Chromium);
+}
+
+#[test]
+fn one_page_view_per_load_and_per_navigation_in_firefox() {
+    one_page_view_per_load_and_per_navigation(Engine::Firefox);
+}
+
+/// The script sends the `utm_*` parameters and those its `data-params` names, nothing else of the
+/// query string: here the module would keep `token` and `email`, had they been sent.
+fn only_campaign_parameters_leave_the_browser(engine: Engine) {
+    let udp = UdpCollector::start();
+    let nginx = site_for(
+        &udp,
+        "localhost",
+        "analytics_filter_bots off; analytics_query_params ref token email utm_term;",
+    );
+    page(
+        &nginx.path("www"),
+        "landing.html",
+        "",
+        r#"data-local data-params="ref""#,
+        "",
+    );
+    let browser = browse_in(
+        engine,
+        &format!(
+            "http://localhost:{}/landing.html?token=s3cret&utm_source=news&ref=partner&email=bob\
+             &utm_campaign=spring&utm_term=shoes#top",
+            nginx.port
+        ),
+        &[],
+    );
+    let lines = exactly(&udp, 1);
+    drop(browser);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = parse_line(&lines[0]);
+    let mut tags: Vec<String> = line.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    tags.sort();
+    let tz = format!("tz={}", line.tag("tz").unwrap());
+    assert_eq!(
+        tags,
+        [
+            "device=desktop",
+            "domain=localhost",
+            "page=/landing.html",
+            "platform=Linux",
+            "ref=partner",
+            &tz,
+            "utm_campaign=spring",
+            "utm_source=news",
+            "utm_term=shoes",
+        ],
+        "{engine:?}: {}",
+        lines[0]
+    );
+}
+
+#[test]
+fn only_campaign_parameters_leave_the_browser_in_chromium() {
+    only_campaign_parameters_leave_the_browser(Engine::Chromium);
+}
+
+#[test]
+fn only_campaign_parameters_leave_the_browser_in_firefox() {
+    only_campaign_parameters_leave_the_browser(Engine::Firefox);
+}
+
+/// `localhost`, its subdomains and 127.x.y.z are local (not counted without `data-local`); a host
+/// name that only starts like one is a site like any other.
+fn only_local_host_names_count_as_local(engine: Engine) {
+    let udp = UdpCollector::start();
+    let names = ["localhostel.test", "127.example.org", "app.localhost"];
+    let nginx = site_for(
+        &udp,
+        &(names.join(" ") + " localhost"),
+        "analytics_filter_bots off;",
+    );
+    let www = nginx.path("www");
+    let port = nginx.port;
+    let chain = [
+        ("localhostel.test", "a.html", ""),
+        ("127.example.org", "b.html", ""),
+        ("app.localhost", "c.html", ""),
+        ("127.0.0.1", "d.html", ""),
+        ("localhost", "e.html", ""),
+        ("localhost", "last.html", "data-local"),
+    ];
+    for (i, (_, name, attributes)) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).map_or(String::new(), |(host, next, _)| {
+            format!("location.href = 'http://{host}:{port}/{next}';")
+        });
+        page(&www, name, "", attributes, &next);
+    }
+    let browser = browse_in(engine, &format!("http://localhostel.test:{port}/a.html"), &names);
+    let lines = exactly(&udp, 3);
+    drop(browser);
+    let mut got: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let line = parse_line(l);
+            format!("{} {}", line.tag("domain").unwrap(), line.tag("page").unwrap())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "127.example.org /b.html",
+            "localhost /last.html",
+            "localhostel.test /a.html"
+        ],
+        "{engine:?}: {}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn only_local_host_names_count_as_local_in_chromium() {
+    only_local_host_names_count_as_local(Engine::Chromium);
+}
+
+#[test]
+fn only_local_host_names_count_as_local_in_firefox() {
+    only_local_host_names_count_as_local(Engine::Firefox);
 }

@@ -25,6 +25,7 @@ pub mod pending;
 pub mod pixel;
 pub mod policy;
 pub mod record;
+pub mod representation;
 pub mod sink_address;
 pub mod unique_clock;
 

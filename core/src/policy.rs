@@ -13,6 +13,9 @@ pub struct Policy {
     pub strip_trailing_slash: bool,
     /// `analytics_event_names`: when set, the only event names recorded.
     pub event_names: Option<Vec<String>>,
+    /// `analytics_session_pages on` (the default): records keep the beacon's count of pages seen
+    /// in the tab. Off, no record has one, whatever the beacon says.
+    pub session_pages: bool,
 }
 
 impl Policy {
@@ -29,6 +32,7 @@ impl Policy {
             campaign_params,
             strip_trailing_slash,
             event_names: None,
+            session_pages: true,
         }
     }
 

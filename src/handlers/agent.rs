@@ -1,7 +1,11 @@
 //! `analytics_agent`: serves the browser script that is embedded in the module, so a site needs no
-//! extra file, with a strong `ETag` and caching headers. nginx's own `gzip` compresses it when
-//! `gzip_types` includes `application/javascript`.
+//! extra file, with caching headers. Gzipped once when the configuration is read, it is served
+//! gzipped to every client that takes gzip, whatever nginx's `gzip` settings; each representation
+//! has its own strong `ETag`, and `Vary: Accept-Encoding` tells caches to keep them apart.
 
+use std::io::Write;
+
+use analytics_core::representation::{accepts_gzip, none_match_names};
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_OK,
 };
@@ -17,11 +21,26 @@ const DEFAULT_BEACON: &str = "\"/ping\"";
 const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
 /// Browsers revalidate after an hour; with the `ETag` that costs a `304`.
 const CACHE_CONTROL: Header<'static> = ("Cache-Control", "public, max-age=3600");
+/// Caches keep the plain and the gzipped script apart.
+const VARY: Header<'static> = ("Vary", "Accept-Encoding");
+
+/// One representation of the script: its bytes and the strong `ETag` naming exactly them.
+struct Representation {
+    body: Vec<u8>,
+    etag: String,
+}
+
+impl Representation {
+    fn new(body: Vec<u8>) -> Representation {
+        let etag = format!("\"{:016x}\"", fnv1a(&body));
+        Representation { body, etag }
+    }
+}
 
 /// The script as one location serves it.
 pub struct AgentScript {
-    body: String,
-    etag: String,
+    plain: Representation,
+    gzipped: Representation,
 }
 
 impl AgentScript {
@@ -45,8 +64,15 @@ impl AgentScript {
                 MINIFIED.replacen(DEFAULT_BEACON, &format!("\"{url}\""), 1)
             }
         };
-        let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
-        Ok(AgentScript { body, etag })
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzipped = encoder
+            .write_all(body.as_bytes())
+            .and_then(|()| encoder.finish())
+            .map_err(|e| format!("cannot gzip the browser script: {e}"))?;
+        Ok(AgentScript {
+            plain: Representation::new(body.into_bytes()),
+            gzipped: Representation::new(gzipped),
+        })
     }
 }
 
@@ -80,19 +106,23 @@ unsafe fn serve_script(r: *mut ngx_http_request_t) -> ngx_int_t {
         // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 405, &[("Allow", "GET, HEAD")], b"405 Method Not Allowed\n") };
     }
-    let headers = [CACHE_CONTROL, ("ETag", script.etag.as_str())];
     // SAFETY (caller): a valid request.
-    let if_none_match = unsafe { request_header(req, "If-None-Match") };
-    let unchanged = if_none_match.is_some_and(|tags| {
-        tags.split(',').any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag == script.etag || tag.strip_prefix("W/") == Some(script.etag.as_str())
-        })
-    });
-    if unchanged {
+    let gzip = accepts_gzip(unsafe { request_header(req, "Accept-Encoding") });
+    let chosen = if gzip { &script.gzipped } else { &script.plain };
+    let headers = [
+        CACHE_CONTROL,
+        VARY,
+        ("ETag", chosen.etag.as_str()),
+        ("Content-Encoding", "gzip"),
+    ];
+    // SAFETY (caller): a valid request.
+    if unsafe { request_header(req, "If-None-Match") }
+        .is_some_and(|tags| none_match_names(tags, &chosen.etag))
+    {
         // SAFETY (caller): a valid request whose response has not been sent.
-        return unsafe { send(r, 304, &headers, b"") };
+        return unsafe { send(r, 304, &headers[..3], b"") };
     }
+    let headers = if gzip { &headers[..] } else { &headers[..3] };
     // SAFETY (caller): a valid request whose response has not been sent.
-    unsafe { send_typed(r, 200, &headers, JAVASCRIPT, script.body.as_bytes()) }
+    unsafe { send_typed(r, 200, headers, JAVASCRIPT, &chosen.body) }
 }

@@ -96,7 +96,7 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         device,
         utc_offset: beacon.utc_offset.map(timezone::quantise_offset),
         load_ms: beacon.load_ms,
-        session_pages: beacon.session_pages,
+        session_pages: beacon.session_pages.filter(|_| policy.session_pages),
     };
     Ok(match beacon.kind {
         BeaconKind::NotFound => Outcome::NotFound(record),
@@ -166,6 +166,25 @@ mod tests {
             (r.utc_offset, r.load_ms, r.session_pages),
             (Some(-60), Some(12), Some(2))
         );
+    }
+
+    #[test]
+    fn session_pages_switched_off_leave_every_record_without_a_count() {
+        let beacon = Beacon::parse(br#"{"d":"example.com","g":"/a","s":3}"#).unwrap();
+        let notfound = Beacon::parse(br#"{"d":"example.com","g":"/b","s":4,"t":"notfound"}"#).unwrap();
+        let mut policy = allowed();
+        policy.session_pages = false;
+        let (Outcome::PageView(view), Outcome::NotFound(missing)) = (
+            normalise(&beacon, &policy).unwrap(),
+            normalise(&notfound, &policy).unwrap(),
+        ) else {
+            panic!()
+        };
+        assert_eq!((view.session_pages, missing.session_pages), (None, None));
+        let Outcome::PageView(view) = normalise(&beacon, &allowed()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(view.session_pages, Some(3));
     }
 
     fn page_view(body: &str) -> Record<'_> {
