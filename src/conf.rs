@@ -267,14 +267,16 @@ pub unsafe extern "C" fn merge_loc_conf(
             }
             _ => None,
         });
-        dashboard.build_page(
+        if let Err(e) = dashboard.build_page(
             &DashboardMeasurements {
                 page_view: page_view.as_str(),
                 not_found: not_found.as_str(),
                 event: event.as_str(),
             },
             sink_query.as_deref(),
-        );
+        ) {
+            return fail(cf, &format!("\"analytics_dashboard\": {e}"));
+        }
     }
     conf.merged = Some(Merged {
         policy,

@@ -493,9 +493,10 @@ extern "C" fn set_dashboard(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf:
         .iter()
         .map(text)
         .collect::<Result<Vec<&str>, String>>()
-        .and_then(DashboardSettings::parse);
+        .and_then(DashboardSettings::parse)
+        .and_then(Dashboard::new);
     match parsed {
-        Ok(settings) => lcf.dashboard = Some(Dashboard::new(settings)),
+        Ok(dashboard) => lcf.dashboard = Some(dashboard),
         Err(e) => return fail(cf, &format!("\"analytics_dashboard\": {e}")),
     }
     // SAFETY: `cf` is valid while its directive is parsed.

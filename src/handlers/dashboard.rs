@@ -8,13 +8,11 @@
 //! the page failed to treat as text could not run.
 
 use analytics_core::dashboard::{DashboardMeasurements, DashboardSettings};
-use nginx_sys::{
-    ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD,
-    NGX_OK,
-};
+use nginx_sys::{ngx_http_request_t, ngx_int_t, NGX_ERROR};
 use ngx::http::HttpModuleLocationConf;
 
-use crate::response::{request_header, send, send_typed, Header};
+use super::embedded_file::EmbeddedFile;
+use crate::response::{send, Header};
 use crate::AnalyticsModule;
 
 const SCRIPT: &str = include_str!("../../dashboard/app.js");
@@ -37,49 +35,36 @@ const SECURITY_HEADERS: [Header<'static>; 5] = [
     ("X-Frame-Options", "DENY"),
 ];
 
-/// One file as served: its bytes and a strong `ETag` made from them.
-pub struct Asset {
-    body: String,
-    etag: String,
-}
-
-impl Asset {
-    fn new(body: String) -> Asset {
-        let etag = format!("\"{:016x}\"", fnv1a(body.as_bytes()));
-        Asset { body, etag }
-    }
-}
-
-/// The dashboard of one location: its settings, and its page once the configuration is merged.
+/// The dashboard of one location: its settings, its files, and its page once the configuration
+/// is merged.
 pub struct Dashboard {
     settings: DashboardSettings,
-    page: Option<Asset>,
-    script: Asset,
-    style: Asset,
+    page: Option<EmbeddedFile>,
+    script: EmbeddedFile,
+    style: EmbeddedFile,
 }
 
 impl Dashboard {
-    pub fn new(settings: DashboardSettings) -> Dashboard {
-        Dashboard {
+    pub fn new(settings: DashboardSettings) -> Result<Dashboard, String> {
+        Ok(Dashboard {
             settings,
             page: None,
-            script: Asset::new(SCRIPT.to_owned()),
-            style: Asset::new(STYLE.to_owned()),
-        }
+            script: EmbeddedFile::new(SCRIPT.as_bytes().to_vec(), JAVASCRIPT)?,
+            style: EmbeddedFile::new(STYLE.as_bytes().to_vec(), CSS)?,
+        })
     }
 
     /// Builds the page from the merged measurement names and the sink's query string (its `db=`
     /// and `rp=`).
-    pub fn build_page(&mut self, measurements: &DashboardMeasurements, sink_query: Option<&str>) {
-        self.page = Some(Asset::new(self.settings.page(measurements, sink_query)));
+    pub fn build_page(
+        &mut self,
+        measurements: &DashboardMeasurements,
+        sink_query: Option<&str>,
+    ) -> Result<(), String> {
+        let page = self.settings.page(measurements, sink_query);
+        self.page = Some(EmbeddedFile::new(page.into_bytes(), HTML)?);
+        Ok(())
     }
-}
-
-/// FNV-1a: a fixed, dependency-free content hash, enough to tell versions of a file apart.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 pub extern "C" fn dashboard_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -95,24 +80,14 @@ unsafe fn serve(r: *mut ngx_http_request_t) -> ngx_int_t {
     let Some(dashboard) = AnalyticsModule::location_conf(req).and_then(|lcf| lcf.dashboard.as_ref()) else {
         return NGX_ERROR as ngx_int_t;
     };
-    // SAFETY (caller): a valid request; the files are served whatever body came with it.
-    let rc = unsafe { ngx_http_discard_request_body(r) };
-    if rc != NGX_OK as ngx_int_t {
-        return rc;
-    }
-    let method = req.method as u32;
-    if method != NGX_HTTP_GET && method != NGX_HTTP_HEAD {
-        // SAFETY (caller): a valid request whose response has not been sent.
-        return unsafe { send(r, 405, &[("Allow", "GET, HEAD")], b"405 Method Not Allowed\n") };
-    }
     let uri = req.uri.as_bytes();
-    let (asset, content_type) = if uri.ends_with(b"/app.js") {
-        (&dashboard.script, JAVASCRIPT)
+    let file = if uri.ends_with(b"/app.js") {
+        &dashboard.script
     } else if uri.ends_with(b"/app.css") {
-        (&dashboard.style, CSS)
+        &dashboard.style
     } else if uri.ends_with(b"/") {
         match &dashboard.page {
-            Some(page) => (page, HTML),
+            Some(page) => page,
             None => return NGX_ERROR as ngx_int_t,
         }
     } else if !uri.contains(&b'.') {
@@ -123,26 +98,12 @@ unsafe fn serve(r: *mut ngx_http_request_t) -> ngx_int_t {
         };
         let location = format!("{path}/");
         // SAFETY (caller): a valid request whose response has not been sent; `location` lives
-        // until send_typed has copied it into the request pool.
+        // until send has copied it into the request pool.
         return unsafe { send(r, 301, &[("Location", &location)], b"") };
     } else {
         // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 404, &[], b"404 Not Found\n") };
     };
-    let mut headers: Vec<Header> = SECURITY_HEADERS.to_vec();
-    headers.push(("ETag", asset.etag.as_str()));
-    // SAFETY (caller): a valid request.
-    let if_none_match = unsafe { request_header(req, "If-None-Match") };
-    let unchanged = if_none_match.is_some_and(|tags| {
-        tags.split(',').any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag == asset.etag || tag.strip_prefix("W/") == Some(asset.etag.as_str())
-        })
-    });
-    if unchanged {
-        // SAFETY (caller): a valid request whose response has not been sent.
-        return unsafe { send(r, 304, &headers, b"") };
-    }
     // SAFETY (caller): a valid request whose response has not been sent.
-    unsafe { send_typed(r, 200, &headers, content_type, asset.body.as_bytes()) }
+    unsafe { file.serve(r, &SECURITY_HEADERS) }
 }

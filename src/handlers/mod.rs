@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod beacon;
 pub mod dashboard;
+pub mod embedded_file;
 pub mod log_phase;
 pub mod pixel;
 pub mod status;
