@@ -190,34 +190,59 @@ pub enum Place {
     Product,
 }
 
-/// FNV-1a over lower-cased bytes: the scanner computes it byte by byte as it reads a word, so a
-/// lookup costs no second pass over the word.
-pub const HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// One step of the hash; `byte` is already lower case.
-#[inline]
-pub const fn hash_step(hash: u64, byte: u8) -> u64 {
-    (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3)
+/// The lookup key of a word or token, whatever its case: made of its first and its last eight
+/// bytes (each `| 0x20`, which lower-cases ASCII letters) and its length, so that it costs two
+/// loads and a multiplication per word, not work per byte. Words that share both ends and the
+/// length share a key; the names are then compared byte by byte.
+pub const fn key_of(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    let (first, last) = if n < 8 {
+        (load(bytes, 0, n), 0)
+    } else {
+        (load(bytes, 0, 8), load(bytes, n - 8, 8))
+    };
+    mix(first, last, n)
 }
 
-/// The hash of `bytes`, lower-cased.
-pub const fn hash_of(bytes: &[u8]) -> u64 {
-    let mut hash = HASH_START;
+/// [`key_of`] at run time: the same key, with whole 8-byte loads where the word is long enough.
+#[inline]
+pub fn key(bytes: &[u8]) -> u64 {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(first), Some(last)) => mix(
+            u64::from_le_bytes(*first) | CASE,
+            u64::from_le_bytes(*last) | CASE,
+            bytes.len(),
+        ),
+        _ => key_of(bytes),
+    }
+}
+
+/// `len` bytes of `bytes` from `from`, each `| 0x20`, as a little-endian number.
+const fn load(bytes: &[u8], from: usize, len: usize) -> u64 {
+    let mut value = 0u64;
     let mut at = 0;
-    while at < bytes.len() {
-        hash = hash_step(hash, bytes[at].to_ascii_lowercase());
+    while at < len {
+        value |= ((bytes[from + at] | 0x20) as u64) << (8 * at);
         at += 1;
     }
-    hash
+    value
 }
 
-/// One bit for each name's hash, in 4,096: almost every word of a browser's header is ruled out
+#[inline]
+const fn mix(first: u64, last: u64, len: usize) -> u64 {
+    let mixed = (first ^ last.rotate_left(29) ^ (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_mul(0xff51_afd7_ed55_8ccd);
+    mixed ^ (mixed >> 29)
+}
+
+/// One bit for each name's key, in 4,096: almost every word of a browser's header is ruled out
 /// by one load, before any search.
 static MAYBE_NAME: [u64; 64] = name_filter();
 
-/// The word and bit of [`MAYBE_NAME`] for `hash`.
-const fn filter_place(hash: u64) -> (usize, u64) {
-    let bit = (hash as usize) & 4095;
+/// The word and bit of [`MAYBE_NAME`] for `key`.
+const fn filter_place(key: u64) -> (usize, u64) {
+    let bit = (key as usize) & 4095;
     (bit >> 6, 1 << (bit & 63))
 }
 
@@ -228,7 +253,7 @@ const fn name_filter() -> [u64; 64] {
     while list < lists.len() {
         let mut at = 0;
         while at < lists[list].len() {
-            let (word, bit) = filter_place(hash_of(lists[list][at].as_bytes()));
+            let (word, bit) = filter_place(key_of(lists[list][at].as_bytes()));
             filter[word] |= bit;
             at += 1;
         }
@@ -239,31 +264,32 @@ const fn name_filter() -> [u64; 64] {
 
 type Entry = (u64, &'static str, Place);
 
-/// The names by hash, sorted for a binary search.
+/// The names by key, sorted for a binary search.
 fn table() -> &'static [Entry] {
     static TABLE: OnceLock<Vec<Entry>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let anywhere = NAMES.iter().map(|n| (hash_of(n.as_bytes()), *n, Place::Anywhere));
+        let anywhere = NAMES.iter().map(|n| (key_of(n.as_bytes()), *n, Place::Anywhere));
         let products = PRODUCTS
             .iter()
-            .map(|n| (hash_of(n.as_bytes()), *n, Place::Product));
+            .map(|n| (key_of(n.as_bytes()), *n, Place::Product));
         let mut table: Vec<Entry> = anywhere.chain(products).collect();
-        table.sort_unstable_by_key(|(hash, _, _)| *hash);
+        table.sort_unstable_by_key(|(key, _, _)| *key);
         table
     })
 }
 
-/// Where `word` (whose [`hash_step`] hash is `hash`) marks a robot, if it is a name.
-pub fn robot_name(word: &[u8], hash: u64) -> Option<Place> {
-    let (filter_word, bit) = filter_place(hash);
+/// Where `word` marks a robot, if it is a name.
+pub fn robot_name(word: &[u8]) -> Option<Place> {
+    let wanted = key(word);
+    let (filter_word, bit) = filter_place(wanted);
     if MAYBE_NAME[filter_word] & bit == 0 {
         return None;
     }
     let table = table();
-    let first = table.partition_point(|(h, _, _)| *h < hash);
+    let first = table.partition_point(|(k, _, _)| *k < wanted);
     table[first..]
         .iter()
-        .take_while(|(h, _, _)| *h == hash)
+        .take_while(|(k, _, _)| *k == wanted)
         .find(|(_, name, _)| name.as_bytes().eq_ignore_ascii_case(word))
         .map(|(_, _, place)| *place)
 }
@@ -286,19 +312,29 @@ mod tests {
         for (names, place) in [(NAMES, Place::Anywhere), (PRODUCTS, Place::Product)] {
             for name in names {
                 let upper = name.to_ascii_uppercase();
-                assert_eq!(
-                    robot_name(upper.as_bytes(), hash_of(upper.as_bytes())),
-                    Some(place),
-                    "{name}"
-                );
+                assert_eq!(robot_name(upper.as_bytes()), Some(place), "{name}");
             }
         }
         for word in ["Curlew", "Chrome", "cur", "curl2", ""] {
-            assert_eq!(
-                robot_name(word.as_bytes(), hash_of(word.as_bytes())),
-                None,
-                "{word}"
-            );
+            assert_eq!(robot_name(word.as_bytes()), None, "{word}");
+        }
+    }
+
+    #[test]
+    fn the_run_time_key_is_the_key_of_the_tables() {
+        let words = [
+            "",
+            "a",
+            "Chrome",
+            "AppleWebKit",
+            "Go-http-client",
+            "HeadlessChrome",
+            "x86_64",
+        ];
+        for word in NAMES.iter().chain(PRODUCTS).chain(&words) {
+            for spelling in [word.to_string(), word.to_ascii_uppercase()] {
+                assert_eq!(key(spelling.as_bytes()), key_of(word.as_bytes()), "{spelling}");
+            }
         }
     }
 

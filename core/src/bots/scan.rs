@@ -25,13 +25,13 @@
 //! and only a URL in it counts. The parts after it are judged again:
 //! `(Linux; Android 8.0; Pixel 2 Build/OPD3.170816.012; Storebot-Google/1.0)` is a robot.
 //!
-//! The scan allocates nothing and reads each byte once (the bytes of a token with punctuation,
-//! such as `Go-http-client`, twice); a word is looked up by a hash computed as it is read, after a
-//! one-load filter that rules out almost every word of a browser.
+//! The scan allocates nothing and reads the header once, byte by byte, one table load each; a
+//! word (or a token with punctuation, such as `Go-http-client`) is then looked up by a key made of
+//! two loads of its ends, after a one-load filter that rules out almost every word of a browser.
 
 use std::ops::Range;
 
-use super::markers::{hash_of, hash_step, robot_name, Place, HASH_START};
+use super::markers::{robot_name, Place};
 
 /// What a byte is to the scanner.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,6 @@ struct Scanner {
 struct Token {
     start: usize,
     end: usize,
-    hash: u64,
     /// Words in the token.
     words: u32,
     /// One of its words is `google`.
@@ -107,9 +106,6 @@ struct Token {
 
 const ANDROID: &[u8] = b"android";
 const GOOGLE: &[u8] = b"google";
-/// Their hashes: a word is compared with them only when its hash matches.
-const ANDROID_HASH: u64 = hash_of(ANDROID);
-const GOOGLE_HASH: u64 = hash_of(GOOGLE);
 
 /// Endings of words that name what a robot does, in any case (`Baiduspider`, `SiteMonitor`,
 /// `BingPreview`, `DatadogSynthetics`). No word of a browser ends so; a phone's model may, and is
@@ -213,31 +209,23 @@ impl Scanner {
         !(self.depth > 0 && self.in_model)
     }
 
-    /// Judges the word `agent[start..end]`, the `index`-th of its token (whose `hash` was
-    /// computed as it was read); its place if it marks a robot.
+    /// Judges the word `agent[start..end]`, the `index`-th of its token; its place if it marks a
+    /// robot.
     #[inline]
-    fn judge_word(
-        &mut self,
-        agent: &[u8],
-        start: usize,
-        end: usize,
-        hash: u64,
-        index: u32,
-    ) -> Option<Range<usize>> {
+    fn judge_word(&mut self, agent: &[u8], start: usize, end: usize, index: u32) -> Option<Range<usize>> {
         let word = &agent[start..end];
-        if index == 0 && self.part_tokens == 0 && hash == ANDROID_HASH && word.eq_ignore_ascii_case(ANDROID) {
+        if index == 0 && self.part_tokens == 0 && word.eq_ignore_ascii_case(ANDROID) {
             self.part_says_android = true;
         }
-        let marks =
-            self.judging() && (has_robot_ending(word) || robot_name(word, hash) == Some(Place::Anywhere));
+        let marks = self.judging() && (has_robot_ending(word) || robot_name(word) == Some(Place::Anywhere));
         marks.then_some(start..end)
     }
 
     /// Reads the token that starts at `start`: its place and what it holds, or the place of a
     /// word of it that marks a robot.
     fn read_token(&mut self, agent: &[u8], start: usize) -> Result<Token, Range<usize>> {
-        // Kept in locals (registers) while the bytes are read: each byte costs a load, a table
-        // look-up and, in a word, a multiplication.
+        // Kept in locals (registers) while the bytes are read: each byte costs a load and a
+        // table look-up.
         let mut end = agent.len();
         let mut words = 0;
         let mut has_google = false;
@@ -245,7 +233,6 @@ impl Scanner {
         let mut has_other_punctuation = false;
         let mut last_at_sign = None;
         let mut word_start = None;
-        let mut word_hash = HASH_START;
         for (at, &byte) in agent.iter().enumerate().skip(start) {
             match CLASSES[usize::from(byte)] {
                 Class::Delimiter => {
@@ -253,18 +240,12 @@ impl Scanner {
                     break;
                 }
                 Class::Alphanumeric => {
-                    if word_start.is_none() {
-                        word_start = Some(at);
-                        word_hash = HASH_START;
-                    }
-                    // `| 0x20` lower-cases an ASCII letter and leaves a digit as it is.
-                    word_hash = hash_step(word_hash, byte | 0x20);
+                    word_start.get_or_insert(at);
                 }
                 Class::Punctuation => {
                     if let Some(word) = word_start.take() {
-                        has_google |=
-                            word_hash == GOOGLE_HASH && agent[word..at].eq_ignore_ascii_case(GOOGLE);
-                        if let Some(mark) = self.judge_word(agent, word, at, word_hash, words) {
+                        has_google |= agent[word..at].eq_ignore_ascii_case(GOOGLE);
+                        if let Some(mark) = self.judge_word(agent, word, at, words) {
                             return Err(mark);
                         }
                         words += 1;
@@ -278,25 +259,15 @@ impl Scanner {
             }
         }
         if let Some(word) = word_start {
-            has_google |= word_hash == GOOGLE_HASH && agent[word..end].eq_ignore_ascii_case(GOOGLE);
-            if let Some(mark) = self.judge_word(agent, word, end, word_hash, words) {
+            has_google |= agent[word..end].eq_ignore_ascii_case(GOOGLE);
+            if let Some(mark) = self.judge_word(agent, word, end, words) {
                 return Err(mark);
             }
             words += 1;
         }
-        // A token of one word has that word's hash; a token with punctuation, the only kind
-        // whose hash is looked up, is hashed again (such tokens are short and rare in browsers).
-        let hash = if has_punctuation {
-            agent[start..end].iter().fold(HASH_START, |hash, byte| {
-                hash_step(hash, byte.to_ascii_lowercase())
-            })
-        } else {
-            word_hash
-        };
         Ok(Token {
             start,
             end,
-            hash,
             words,
             has_google,
             has_punctuation,
@@ -318,7 +289,7 @@ impl Scanner {
         // version such as `537.36` is not looked up).
         let named = (token.has_punctuation || is_product)
             && !text.first().is_some_and(u8::is_ascii_digit)
-            && match robot_name(text, token.hash) {
+            && match robot_name(text) {
                 Some(Place::Anywhere) => token.has_punctuation,
                 Some(Place::Product) => is_product,
                 None => false,
