@@ -12,7 +12,7 @@ use analytics_core::dashboard::DashboardMeasurements;
 use analytics_core::outcome_line::Measurements;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement, Policy};
-use nginx_sys::{ngx_conf_t, ngx_msec_t, ngx_shm_zone_t};
+use nginx_sys::{ngx_conf_t, ngx_http_complex_value_t, ngx_msec_t, ngx_shm_zone_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::HttpModuleMainConf;
 
@@ -131,6 +131,13 @@ pub const MEASUREMENT_DIRECTIVES: [MeasurementDirective; 4] = [
     },
 ];
 
+/// `analytics_skip`: values nginx evaluates for each request, compiled like `proxy_no_cache`'s
+/// (they may hold variables, so `map`, `geo` and GeoIP decide). A request is skipped when any of
+/// them is non-empty and not `0`. The compiled values point into the configuration's pool,
+/// which lives as long as this configuration.
+#[derive(Clone)]
+pub struct SkipConditions(pub Vec<ngx_http_complex_value_t>);
+
 /// The `http`/`server`/`location`-level configuration. `None` means "not set here, inherit".
 #[derive(Default)]
 pub struct LocationConf {
@@ -143,6 +150,7 @@ pub struct LocationConf {
     pub respect_dnt: Option<bool>,
     pub filter_bots: Option<bool>,
     pub session_pages: Option<bool>,
+    pub skip: Option<SkipConditions>,
     /// `analytics_status prometheus`: the text exposition format instead of JSON.
     pub status_prometheus: bool,
     /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
@@ -162,6 +170,7 @@ pub struct Merged {
     pub measurements: Measurements,
     pub respect_dnt: bool,
     pub filter_bots: bool,
+    pub skip: Option<SkipConditions>,
     pub max_body: usize,
 }
 
@@ -214,6 +223,9 @@ pub unsafe extern "C" fn merge_loc_conf(
     conf.respect_dnt = conf.respect_dnt.or(prev.respect_dnt);
     conf.filter_bots = conf.filter_bots.or(prev.filter_bots);
     conf.session_pages = conf.session_pages.or(prev.session_pages);
+    if conf.skip.is_none() {
+        conf.skip = prev.skip.clone();
+    }
     for (mine, inherited) in conf.measurement_names.iter_mut().zip(&prev.measurement_names) {
         if mine.is_none() {
             mine.clone_from(inherited);
@@ -288,6 +300,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         },
         respect_dnt: conf.respect_dnt.unwrap_or(true),
         filter_bots: conf.filter_bots.unwrap_or(true),
+        skip: conf.skip.clone(),
         max_body: conf.max_body.unwrap_or(DEFAULT_MAX_BODY),
     });
     NGX_CONF_OK

@@ -16,17 +16,18 @@ use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
-    ngx_command_t, ngx_conf_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time, ngx_str_t,
-    ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
+    ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
+    ngx_http_complex_value_t, ngx_int_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time,
+    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
-    NGX_LOG_EMERG,
+    NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use crate::conf::{
-    LocationConf, MainConf, SinkConf, SinkTarget, DEFAULT_BATCH_LINES, DEFAULT_BUFFER_SIZE,
+    LocationConf, MainConf, SinkConf, SinkTarget, SkipConditions, DEFAULT_BATCH_LINES, DEFAULT_BUFFER_SIZE,
     DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_HTTP_TIMEOUT_MS,
     MEASUREMENT_DIRECTIVES,
 };
@@ -56,7 +57,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 20] = [
+pub static mut COMMANDS: [ngx_command_t; 21] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -159,6 +160,12 @@ pub static mut COMMANDS: [ngx_command_t; 20] = [
         ngx_string!("analytics_session_pages"),
         ANY_LEVEL | NGX_CONF_FLAG,
         set_switch,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_skip"),
+        ANY_LEVEL | NGX_CONF_1MORE,
+        set_skip,
         LOC,
     ),
     ngx_command_t::empty(),
@@ -626,6 +633,43 @@ extern "C" fn set_switch(cf: *mut ngx_conf_t, cmd: *mut ngx_command_t, conf: *mu
         Ok("off") => Some(false),
         _ => return fail(cf, &format!("\"{name}\": use \"on\" or \"off\"")),
     };
+    NGX_CONF_OK
+}
+
+/// `analytics_skip value ...`: each value is compiled as nginx compiles `proxy_no_cache`'s, so it
+/// may hold variables.
+extern "C" fn set_skip(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
+    if lcf.skip.is_some() {
+        return fail(cf, "\"analytics_skip\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive that takes one or more arguments.
+    let args = unsafe { arguments(cf) };
+    let mut conditions = Vec::with_capacity(args.len());
+    for arg in args {
+        if arg.len == 0 {
+            return fail(cf, "\"analytics_skip\": an empty value never skips anything");
+        }
+        let mut value = *arg;
+        // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and
+        // ngx_http_compile_complex_value_t (null pointers, zero sizes and flags), which is what
+        // nginx's own directives start from.
+        let mut compiled: ngx_http_complex_value_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut compile: ngx_http_compile_complex_value_t = unsafe { std::mem::zeroed() };
+        compile.cf = cf;
+        compile.value = &mut value;
+        compile.complex_value = &mut compiled;
+        // SAFETY: `compile` points to the configuration being parsed, a value whose bytes live in
+        // its pool, and a complex value to fill; nginx allocates what it compiles from that pool,
+        // so `compiled` may be moved once filled.
+        if unsafe { ngx_http_compile_complex_value(&mut compile) } != NGX_OK as ngx_int_t {
+            return fail(cf, &format!("\"analytics_skip\": invalid value \"{}\"", arg));
+        }
+        conditions.push(compiled);
+    }
+    lcf.skip = Some(SkipConditions(conditions));
     NGX_CONF_OK
 }
 

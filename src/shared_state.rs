@@ -22,8 +22,8 @@ const ZONE_NAME: &str = "ngx_http_analytics_module";
 const ZONE_SIZE: usize = 64 * 1024;
 
 /// What the status counters count. Every request of a beacon location is counted exactly once, so
-/// `answered = accepted + not_found + events + unlisted + preflight + ignored_dnt + each
-/// rejected_* + internal_errors` holds after any load.
+/// `answered = accepted + not_found + events + unlisted + preflight + ignored_dnt + ignored_skip +
+/// each rejected_* + internal_errors` holds after any load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub enum Counter {
@@ -46,6 +46,8 @@ pub enum Counter {
     RejectedBot,
     /// Visitors who sent `DNT: 1` or `Sec-GPC: 1`, answered as if recorded.
     IgnoredDnt,
+    /// Requests `analytics_skip` skipped, answered as if recorded.
+    IgnoredSkip,
     /// Preflight (`OPTIONS`) requests answered.
     Preflight,
     /// Lines the sink confirmed: written to the file, stored by the write API (all of a 2xx
@@ -86,7 +88,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 32] = [
+    pub const ALL: [Counter; 33] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -100,6 +102,7 @@ impl Counter {
         Counter::RejectedOrigin,
         Counter::RejectedBot,
         Counter::IgnoredDnt,
+        Counter::IgnoredSkip,
         Counter::Preflight,
         Counter::LinesWritten,
         Counter::BytesWritten,
@@ -145,6 +148,7 @@ impl Counter {
             Counter::RejectedOrigin => "rejected_origin",
             Counter::RejectedBot => "rejected_bot",
             Counter::IgnoredDnt => "ignored_dnt",
+            Counter::IgnoredSkip => "ignored_skip",
             Counter::Preflight => "preflight",
             Counter::LinesWritten => "lines_written",
             Counter::BytesWritten => "bytes_written",

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const COUNTERS: [&str; 16] = [
+const COUNTERS: [&str; 17] = [
     "accepted",
     "not_found",
     "events",
     "unlisted",
     "preflight",
     "ignored_dnt",
+    "ignored_skip",
     "rejected_method",
     "rejected_size",
     "rejected_json",

@@ -54,7 +54,7 @@ unsafe fn start(r: *mut ngx_http_request_t) -> ngx_int_t {
         return unsafe { reject_without_body(r, 405, &[ALLOW], text) };
     }
     // SAFETY (caller): valid request.
-    if let Some(counter) = unsafe { skip_reason(req, conf) } {
+    if let Some(counter) = unsafe { skip_reason(r, conf) } {
         // SAFETY (caller): valid request; the body is not needed.
         unsafe {
             count(r, shared, counter);

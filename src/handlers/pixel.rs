@@ -53,7 +53,7 @@ unsafe fn answer_pixel(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
     }
     // SAFETY (caller): a valid request.
-    let counter = match unsafe { skip_reason(req, conf) } {
+    let counter = match unsafe { skip_reason(r, conf) } {
         Some(reason) => reason,
         None => {
             // SAFETY (caller): `referer` is null or points to the request's parsed header.
