@@ -19,7 +19,8 @@
 set -euo pipefail
 
 usage() {
-    sed -n '6,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    echo "usage: $0 <influx-url> <db> [rp] [--backfill <n>d|<n>h] [--print]" >&2
+    sed -n '8,19p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -62,6 +63,15 @@ fi
 auth=()
 [[ -z ${INFLUX_USERNAME:-} ]] || auth=(-u "$INFLUX_USERNAME:${INFLUX_PASSWORD:-}")
 
+# POSTs one statement to /query; prints the answer's body, then its status on a line of its own.
+request() {
+    curl -sS "${auth[@]}" -w '\n%{http_code}' -X POST "$url/query" \
+        --data-urlencode "db=$db" --data-urlencode "q=$1" || {
+        echo "influx-rollups: cannot reach $url/query" >&2
+        exit 1
+    }
+}
+
 # Runs one statement; prints InfluxDB's error and fails unless it is the one error allowed
 # ($2, a text the error must contain).
 run() {
@@ -70,11 +80,7 @@ run() {
         printf '%s;\n' "$statement"
         return
     fi
-    reply=$(curl -sS "${auth[@]}" -w '\n%{http_code}' -X POST "$url/query" \
-        --data-urlencode "db=$db" --data-urlencode "q=$statement") || {
-        echo "influx-rollups: cannot reach $url/query" >&2
-        exit 1
-    }
+    reply=$(request "$statement")
     status=${reply##*$'\n'}
     reply=${reply%$'\n'*}
     if [[ $status != 2* || $reply == *'"error":"'* ]]; then
@@ -93,7 +99,7 @@ if [[ -z $rp ]]; then
     fi
     # The database's default retention policy: the row of SHOW RETENTION POLICIES whose last
     # column ("default") is true.
-    reply=$(curl -sS "${auth[@]}" -X POST "$url/query" --data-urlencode "q=SHOW RETENTION POLICIES ON \"$db\"")
+    reply=$(request "SHOW RETENTION POLICIES ON \"$db\"")
     rp=$(grep -o '\["[^"]*","[^"]*","[^"]*",[0-9]*,true\]' <<< "$reply" | head -n 1 | cut -d'"' -f2 || true)
     if [[ -z $rp ]]; then
         echo "influx-rollups: no default retention policy found for database \"$db\": $reply" >&2

@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::influxdb::{InfluxDb, Row};
+use common::influxdb::{median_p75_p95, InfluxDb, Row};
 use common::Nginx;
 use serde_json::Value;
 
@@ -36,21 +36,117 @@ const REDDIT: &str = "https://www.reddit.com/r/rust/comments/abc/";
 const SEARCH: &str = "https://search.example.net/results";
 
 const VIEWS: &[SentView] = &[
-    ("example.com", NEWSLETTER, Some(NEWS_1), "Linux x86_64", -60, Some(100), Some(1)),
-    ("example.com", NEWSLETTER, Some(NEWS_1), "Win32", -60, Some(200), Some(1)),
-    ("example.com", "/", Some(NEWS_2), "iPhone", 300, Some(300), Some(1)),
-    ("example.com", "/", Some(REDDIT), "MacIntel", 0, Some(400), Some(2)),
+    (
+        "example.com",
+        NEWSLETTER,
+        Some(NEWS_1),
+        "Linux x86_64",
+        -60,
+        Some(100),
+        Some(1),
+    ),
+    (
+        "example.com",
+        NEWSLETTER,
+        Some(NEWS_1),
+        "Win32",
+        -60,
+        Some(200),
+        Some(1),
+    ),
+    (
+        "example.com",
+        "/",
+        Some(NEWS_2),
+        "iPhone",
+        300,
+        Some(300),
+        Some(1),
+    ),
+    (
+        "example.com",
+        "/",
+        Some(REDDIT),
+        "MacIntel",
+        0,
+        Some(400),
+        Some(2),
+    ),
     ("example.com", "/", None, "Linux x86_64", -60, Some(500), Some(3)),
-    ("example.com", "/?utm_source=twitter", Some(REDDIT), "Linux x86_64", -60, Some(600), Some(1)),
-    ("example.com", "/blog/hello", None, "Linux x86_64", -60, Some(700), Some(2)),
-    ("example.com", "/blog/hello", Some(SEARCH), "Linux armv8l", -120, Some(800), Some(1)),
-    ("example.com", "/blog/hello", None, "Linux x86_64", -60, Some(900), Some(2)),
-    ("example.com", "/blog/hello", None, "Linux x86_64", -60, Some(1000), Some(4)),
+    (
+        "example.com",
+        "/?utm_source=twitter",
+        Some(REDDIT),
+        "Linux x86_64",
+        -60,
+        Some(600),
+        Some(1),
+    ),
+    (
+        "example.com",
+        "/blog/hello",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(700),
+        Some(2),
+    ),
+    (
+        "example.com",
+        "/blog/hello",
+        Some(SEARCH),
+        "Linux armv8l",
+        -120,
+        Some(800),
+        Some(1),
+    ),
+    (
+        "example.com",
+        "/blog/hello",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(900),
+        Some(2),
+    ),
+    (
+        "example.com",
+        "/blog/hello",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(1000),
+        Some(4),
+    ),
     ("example.com", "/about", None, "Linux x86_64", -60, None, Some(1)),
     ("example.com", "/about", None, "Win32", 300, None, None),
-    ("shop.example.org", "/cart", None, "Linux x86_64", -60, Some(50), Some(1)),
-    ("shop.example.org", "/cart", None, "Linux x86_64", -60, Some(50), Some(2)),
-    ("shop.example.org", "/cart", None, "Linux x86_64", -60, Some(50), Some(3)),
+    (
+        "shop.example.org",
+        "/cart",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(50),
+        Some(1),
+    ),
+    (
+        "shop.example.org",
+        "/cart",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(50),
+        Some(2),
+    ),
+    (
+        "shop.example.org",
+        "/cart",
+        None,
+        "Linux x86_64",
+        -60,
+        Some(50),
+        Some(3),
+    ),
 ];
 
 /// What the module stores for each referrer sent: (`referrer` field, `referrer_domain` tag).
@@ -196,20 +292,6 @@ fn expected(choice: DomainChoice) -> Numbers {
         *n.events.entry((name.to_string(), page.to_string())).or_default() += 1;
     }
     n
-}
-
-/// InfluxDB's median (the mean of the two middle values of an even count) and percentile
-/// (nearest rank: the value at index ⌊n·p/100 + 0.5⌋ − 1 of the sorted values).
-fn median_p75_p95(mut samples: Vec<f64>) -> [f64; 3] {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    let median = if n % 2 == 0 {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-    } else {
-        samples[n / 2]
-    };
-    let rank = |p: f64| samples[((n as f64 * p / 100.0 + 0.5).floor() as usize).clamp(1, n) - 1];
-    [median, rank(75.0), rank(95.0)]
 }
 
 /// Load time as the panels show it: exact on raw points; on roll-ups, each domain's hourly values
@@ -368,8 +450,7 @@ fn counts_by(rows: &[Row], key: &str, value: &str) -> Counts<String> {
 fn counts_by_2(rows: &[Row], keys: [&str; 2], value: &str) -> Counts<(String, String)> {
     let mut out = Counts::new();
     for row in rows.iter().filter(|r| number(r, value).is_some()) {
-        *out.entry((text(row, keys[0]), text(row, keys[1])))
-            .or_default() += count(row, value);
+        *out.entry((text(row, keys[0]), text(row, keys[1]))).or_default() += count(row, value);
     }
     out
 }
@@ -535,7 +616,11 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
     assert_eq!(dashboard["__inputs"][0]["pluginId"], "influxdb");
     for panel in panels(&dashboard) {
         for target in panel["targets"].as_array().unwrap() {
-            assert_eq!(target["datasource"]["uid"], "${DS_INFLUXDB}", "{}", panel["title"]);
+            assert_eq!(
+                target["datasource"]["uid"], "${DS_INFLUXDB}",
+                "{}",
+                panel["title"]
+            );
         }
     }
 
@@ -579,7 +664,12 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
             n as i64,
             Duration::from_secs(30),
         );
-        assert_eq!(stored, Some(n as i64), "{measurement}; nginx status: {}", nginx.status());
+        assert_eq!(
+            stored,
+            Some(n as i64),
+            "{measurement}; nginx status: {}",
+            nginx.status()
+        );
     }
     assert_eq!(nginx.status()["lines_written"], beacons.len());
 

@@ -266,6 +266,22 @@ impl InfluxDb {
     }
 }
 
+/// InfluxDB's `median()` (the mean of the two middle values of an even count) and
+/// `percentile(_, 75)`, `percentile(_, 95)` (nearest rank: the value at index ⌊n·p/100 + 0.5⌋ − 1
+/// of the sorted values), for checking what it computes.
+pub fn median_p75_p95(mut samples: Vec<f64>) -> [f64; 3] {
+    assert!(!samples.is_empty());
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    let median = if n % 2 == 0 {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    } else {
+        samples[n / 2]
+    };
+    let rank = |p: f64| samples[((n as f64 * p / 100.0 + 0.5).floor() as usize).clamp(1, n) - 1];
+    [median, rank(75.0), rank(95.0)]
+}
+
 impl Drop for InfluxDb {
     fn drop(&mut self) {
         let _ = self.child.kill();
