@@ -23,17 +23,24 @@ command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
 dir=$(mktemp -d)
 influxd_pid=""
+# BENCH_REUSE_URL=<url> BENCH_REUSE_DIR=<influxd's directory>: time the queries of a server left
+# by an earlier run instead (BENCH_YEAR=0 skips the 12-month copy).
 cleanup() {
     [[ -z $influxd_pid ]] || { kill "$influxd_pid" 2>/dev/null; wait "$influxd_pid" 2>/dev/null || true; }
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-http_port=$(free_port)
-rpc_port=$(free_port)
-# Caches are written to disk 10 s after the last write and fully compacted 30 s after, so that
-# the sizes measured are those of compacted data, as they would be after a while in production.
-cat > "$dir/influxdb.conf" <<CONF
+data_dir=$dir
+if [[ -n ${BENCH_REUSE_URL:-} ]]; then
+    url=$BENCH_REUSE_URL
+    data_dir=${BENCH_REUSE_DIR:?BENCH_REUSE_DIR: the directory of the reused server}
+else
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+    http_port=$(free_port)
+    rpc_port=$(free_port)
+    # Caches are written to disk 10 s after the last write and fully compacted 30 s after, so that
+    # the sizes measured are those of compacted data, as they would be after a while in production.
+    cat > "$dir/influxdb.conf" <<CONF
 reporting-disabled = true
 bind-address = "127.0.0.1:$rpc_port"
 [meta]
@@ -56,14 +63,15 @@ bind-address = "127.0.0.1:$rpc_port"
   log-enabled = false
   max-body-size = 0
 CONF
-influxd -config "$dir/influxdb.conf" > "$dir/influxd.log" 2>&1 &
-influxd_pid=$!
-url="http://127.0.0.1:$http_port"
-for _ in $(seq 100); do
-    curl -s -o /dev/null -w '%{http_code}' "$url/ping" 2>/dev/null | grep -q 204 && break
-    sleep 0.2
-done
-curl -sS -X POST "$url/query" --data-urlencode 'q=CREATE DATABASE "analytics"' > /dev/null
+    influxd -config "$dir/influxdb.conf" > "$dir/influxd.log" 2>&1 &
+    influxd_pid=$!
+    url="http://127.0.0.1:$http_port"
+    for _ in $(seq 100); do
+        curl -s -o /dev/null -w '%{http_code}' "$url/ping" 2>/dev/null | grep -q 204 && break
+        sleep 0.2
+    done
+    curl -sS -X POST "$url/query" --data-urlencode 'q=CREATE DATABASE "analytics"' > /dev/null
+fi
 
 cat > "$dir/bench.py" <<'PY'
 import bisect, json, math, os, random, statistics, subprocess, sys, time, urllib.parse, urllib.request
@@ -88,9 +96,10 @@ def query(q, epoch="ms"):
     return reply
 
 
-def write(lines):
+def write(lines, rp=None):
+    params = {"db": DB, "precision": "ns", **({"rp": rp} if rp else {})}
     for i in range(0, len(lines), 10_000):
-        post("/write", {"db": DB, "precision": "ns"}, "\n".join(lines[i:i + 10_000]).encode())
+        post("/write", params, "\n".join(lines[i:i + 10_000]).encode())
 
 
 def zipf(n, s=1.0):
@@ -206,7 +215,7 @@ def copy_shifted(rp, measurement, copies, shift):
             if fields:
                 base.append((f"{measurement}{tags} {','.join(fields)} ", row[0]))
     for k in range(1, copies + 1):
-        write([f"{text}{t - k * shift}" for text, t in base])
+        write([f"{text}{t - k * shift}" for text, t in base], rp)
     return len(base)
 
 
@@ -216,52 +225,15 @@ def interpolate(q, variables):
     return q
 
 
-def main():
-    views = int(sys.argv[1])
-    runs = int(sys.argv[5])
-    print(f"generating {views} page views over 30 days...", flush=True)
-    lines = generate(views)
-    t = time.time()
-    write(lines)
-    written = time.time() - t
-    print(f"wrote {len(lines)} points in {written:.0f} s ({len(lines) / written:.0f} points/s)", flush=True)
-    del lines
-    wait_compacted()
-    raw = du(f"{DATA}/data/{DB}/autogen")
-
-    t = time.time()
-    out = subprocess.run(["bash", f"{REPO}/scripts/influx-rollups.sh", URL, DB, "autogen", "--backfill", "31d"],
-                         capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(out.stdout + out.stderr)
-    backfill = time.time() - t
-    print(f"back-filled the roll-ups in {backfill:.0f} s", flush=True)
-    wait_compacted()
-    hourly, daily = du(f"{DATA}/data/{DB}/analytics_1h"), du(f"{DATA}/data/{DB}/analytics_1d")
-    points = {rp: point_count(rp) for rp in ["autogen", "analytics_1h", "analytics_1d"]}
-
-    t = time.time()
-    copied = sum(copy_shifted("analytics_1d", m, 11, 30 * DAY) for m in ["pageview", "notfound", "event", "visit", "load_time"])
-    print(f"copied {copied} daily points 11 times, shifted by 30 days, in {time.time() - t:.0f} s", flush=True)
-    wait_compacted()
-    daily_year = du(f"{DATA}/data/{DB}/analytics_1d")
-
-    dashboard = json.load(open(f"{REPO}/dashboards/grafana/analytics.json"))
+def panel_times(dashboard, periods, runs):
+    """Median time of each panel (its queries one after the other), per period, in ms."""
     now_ms = time.time_ns() // 1_000_000
-    midnight_ms = now_ms - now_ms % 86_400_000
-    periods = [  # (column, rp, from ms, $timeFilter, $__interval)
-        ("today raw", "autogen", midnight_ms, f"time >= {midnight_ms}ms and time <= {now_ms}ms", "1h"),
-        ("7 d raw", "autogen", now_ms - 7 * 86_400_000, "time >= now() - 7d and time <= now()", "1h"),
-        ("30 d raw", "autogen", now_ms - 30 * 86_400_000, "time >= now() - 30d and time <= now()", "1h"),
-        ("30 d 1h", "analytics_1h", now_ms - 30 * 86_400_000, "time >= now() - 30d and time <= now()", "1h"),
-        ("30 d 1d", "analytics_1d", now_ms - 30 * 86_400_000, "time >= now() - 30d and time <= now()", "1d"),
-        ("12 mo 1d", "analytics_1d", now_ms - 365 * 86_400_000, "time >= now() - 365d and time <= now()", "1d"),
-    ]
-    table, totals = [], [0.0] * len(periods)
+    table = []
     for panel in dashboard["panels"]:
         row = [panel["title"]]
-        for i, (_, rp, from_ms, time_filter, interval) in enumerate(periods):
-            variables = {"timeFilter": time_filter, "__interval": interval,
+        for _, rp, days, interval in periods:
+            from_ms = now_ms - now_ms % 86_400_000 if days == 0 else now_ms - days * 86_400_000
+            variables = {"timeFilter": f"time >= {from_ms}ms and time <= {now_ms}ms", "__interval": interval,
                          "__interval_ms": str({"1h": 3_600_000, "1d": 86_400_000}[interval]),
                          "__from": str(from_ms), "__to": str(now_ms), "domain": r"example\.com", "rp": rp}
             elapsed = 0.0
@@ -274,28 +246,75 @@ def main():
                     samples.append(time.perf_counter() - t)
                 elapsed += statistics.median(samples)
             row.append(elapsed * 1000)
-            totals[i] += elapsed * 1000
         table.append(row)
         print(f"  {row[0]}: " + "  ".join(f"{v:.0f}" for v in row[1:]), file=sys.stderr, flush=True)
+    return table
 
+
+def print_table(table, periods):
     width = max(len(r[0]) for r in table)
-    print()
-    print(f"Median time per panel in ms (its queries one after the other; {runs} runs each), "
-          f"{views} page views in 30 days, InfluxDB {subprocess.run(['influxd', 'version'], capture_output=True, text=True).stdout.split()[1]}:")
+    totals = ["all panels"] + [sum(r[i] for r in table) for i in range(1, len(periods) + 1)]
     print(f"| {'panel':<{width}} | " + " | ".join(f"{p[0]:>9}" for p in periods) + " |")
     print(f"|{'-' * (width + 2)}|" + "|".join("-" * 10 + ":" for _ in periods) + "|")
-    for r in table + [["all panels"] + totals]:
+    for r in table + [totals]:
         print(f"| {r[0]:<{width}} | " + " | ".join(f"{v:>9.0f}" for v in r[1:]) + " |")
+    print(flush=True)
+
+
+def main():
+    views = int(sys.argv[1])
+    runs = int(sys.argv[5])
+    reuse = os.environ.get("BENCH_REUSE_URL")
     per_million = 1_000_000 / views
+    if not reuse:
+        print(f"generating {views} page views over 30 days...", flush=True)
+        lines = generate(views)
+        t = time.time()
+        write(lines)
+        written = time.time() - t
+        print(f"wrote {len(lines)} points in {written:.0f} s ({len(lines) / written:.0f} points/s)", flush=True)
+        del lines
+        wait_compacted()
+        t = time.time()
+        out = subprocess.run(["bash", f"{REPO}/scripts/influx-rollups.sh", URL, DB, "autogen", "--backfill", "31d"],
+                             capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(out.stdout + out.stderr)
+        print(f"back-filled the roll-ups (31 days) in {time.time() - t:.0f} s", flush=True)
+        wait_compacted()
     print()
-    print("Storage (InfluxDB data directory, compacted; inmem index, which lives in memory):")
-    print(f"  raw (autogen), 30 days:    {raw / 1e6:8.1f} MB = {raw * per_million / 1e6:6.1f} MB per million page views ({points['autogen']} points)")
-    print(f"  analytics_1h, 30 days:     {hourly / 1e6:8.1f} MB = {hourly * per_million / 1e6:6.1f} MB per million page views ({points['analytics_1h']} points)")
-    print(f"  analytics_1d, 30 days:     {daily / 1e6:8.1f} MB = {daily * per_million / 1e6:6.1f} MB per million page views ({points['analytics_1d']} points)")
-    print(f"  analytics_1d, 12 months:   {daily_year / 1e6:8.1f} MB (the 30 days copied 11 times)")
-    print(f"  writing: {written:.0f} s; back-fill of 31 days: {backfill:.0f} s")
+    print("Storage after 30 days (InfluxDB data directory, compacted; the inmem index lives in memory):")
+    for rp in ["autogen", "analytics_1h", "analytics_1d"]:
+        size = du(f"{DATA}/data/{DB}/{rp}")
+        print(f"  {rp:<13} {size / 1e6:8.1f} MB = {size * per_million / 1e6:7.1f} MB per million page views, "
+              f"{point_count(rp)} points", flush=True)
+    print()
+
+    dashboard = json.load(open(f"{REPO}/dashboards/grafana/analytics.json"))
+    version = subprocess.run(["influxd", "version"], capture_output=True, text=True).stdout.split()[1]
+    periods = [  # (column, rp, days (0: today), $__interval)
+        ("today raw", "autogen", 0, "1h"),
+        ("7 d raw", "autogen", 7, "1h"),
+        ("30 d raw", "autogen", 30, "1h"),
+        ("30 d 1h", "analytics_1h", 30, "1h"),
+        ("30 d 1d", "analytics_1d", 30, "1d"),
+    ]
+    print(f"Median time per panel in ms (its queries one after the other, {runs} run(s) each), "
+          f"{views} page views in 30 days, InfluxDB {version}:", flush=True)
+    print_table(panel_times(dashboard, periods, runs), periods)
+
+    if os.environ.get("BENCH_YEAR", "1") == "1":
+        t = time.time()
+        copied = sum(copy_shifted("analytics_1d", m, 11, 30 * DAY)
+                     for m in ["pageview", "notfound", "event", "visit", "load_time"])
+        print(f"copied {copied} daily points 11 times, shifted by 30 days, in {time.time() - t:.0f} s", flush=True)
+        wait_compacted()
+        size = du(f"{DATA}/data/{DB}/analytics_1d")
+        print(f"  analytics_1d, 12 months: {size / 1e6:.1f} MB, {point_count('analytics_1d')} points")
+        year = [("12 mo 1d", "analytics_1d", 365, "1d")]
+        print_table(panel_times(dashboard, year, runs), year)
 
 
 main()
 PY
-python3 "$dir/bench.py" "$views" "$url" "$dir" "$repo" "$runs"
+python3 "$dir/bench.py" "$views" "$url" "$data_dir" "$repo" "$runs"

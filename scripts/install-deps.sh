@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
 if [[ "${1:-build}" == test ]]; then
-    packages+=(influxdb victoria-metrics chromium openssl)
+    packages+=(influxdb victoria-metrics chromium openssl python3)
     command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
