@@ -281,7 +281,7 @@ def main():
         if out.returncode:
             sys.exit(out.stdout + out.stderr)
         print(f"back-filled the roll-ups (31 days) in {time.time() - t:.0f} s", flush=True)
-        wait_compacted()
+    wait_compacted()
     print()
     print("Storage after 30 days (InfluxDB data directory, compacted; the inmem index lives in memory):")
     for rp in ["autogen", "analytics_1h", "analytics_1d"]:
