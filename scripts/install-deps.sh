@@ -15,7 +15,7 @@ case "${1:-build}" in
     demo) packages=(influxdb) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
-        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl)
+        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl python3)
         command -v npm >/dev/null || packages+=(nodejs npm)
         ;;
     *) echo "usage: $0 [build|package|test|demo]" >&2; exit 2 ;;

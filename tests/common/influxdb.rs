@@ -206,6 +206,82 @@ bind-address = "127.0.0.1:{rpc_port}"
     }
 }
 
+/// One row of a query's answer: its columns by name, with the tags of its series (`GROUP BY`)
+/// merged in as columns.
+pub type Row = std::collections::BTreeMap<String, serde_json::Value>;
+
+impl InfluxDb {
+    /// `http://127.0.0.1:<port>`: the server's HTTP API.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Runs one InfluxQL statement and returns every row of every series it answered, failing the
+    /// test when InfluxDB reports an error for it.
+    pub fn rows(&self, q: &str) -> Vec<Row> {
+        let reply = self.query(q);
+        let result = &reply["results"][0];
+        assert!(result.get("error").is_none(), "{q}\n{reply}");
+        let mut rows = Vec::new();
+        for series in result["series"].as_array().into_iter().flatten() {
+            let columns: Vec<&str> = series["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            for values in series["values"].as_array().into_iter().flatten() {
+                let mut row: Row = columns
+                    .iter()
+                    .zip(values.as_array().unwrap())
+                    .map(|(c, v)| (c.to_string(), v.clone()))
+                    .collect();
+                if let Some(tags) = series["tags"].as_object() {
+                    row.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                rows.push(row);
+            }
+        }
+        rows
+    }
+
+    /// Runs `scripts/influx-rollups.sh <this server> <database> <args>` and returns what it printed,
+    /// failing the test if it fails.
+    pub fn run_rollups_script(&self, args: &[&str]) -> String {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/influx-rollups.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(self.url())
+            .arg(&self.database)
+            .args(args)
+            .output()
+            .expect("run scripts/influx-rollups.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "influx-rollups.sh {args:?} failed:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
+/// InfluxDB's `median()` (the mean of the two middle values of an even count) and
+/// `percentile(_, 75)`, `percentile(_, 95)` (nearest rank: the value at index ⌊n·p/100 + 0.5⌋ − 1
+/// of the sorted values), for checking what it computes.
+pub fn median_p75_p95(mut samples: Vec<f64>) -> [f64; 3] {
+    assert!(!samples.is_empty());
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    let median = if n % 2 == 0 {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    } else {
+        samples[n / 2]
+    };
+    let rank = |p: f64| samples[((n as f64 * p / 100.0 + 0.5).floor() as usize).clamp(1, n) - 1];
+    [median, rank(75.0), rank(95.0)]
+}
+
 impl Drop for InfluxDb {
     fn drop(&mut self) {
         let _ = self.child.kill();
