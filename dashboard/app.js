@@ -91,12 +91,15 @@
     var span = to - from;
     var rp = settings.rp ? ident(settings.rp) + '.' : '';
     var source = 'raw';
-    if (settings.rollups === 'on' && span > 8 * DAY) {
+    // A roll-up point holds one breakdown (the domain and a page, or a referrer domain...): a
+    // filter, a second tag, can only be answered from the raw data.
+    var longPeriod = settings.rollups === 'on' && span > 8 * DAY;
+    if (longPeriod && !state.filters.length) {
       source = span > 92 * DAY ? 'analytics_1d' : 'analytics_1h';
       rp = ident(source) + '.';
       if (source === 'analytics_1d' && bucket !== '7d') bucket = '1d';
     }
-    return { from: from, to: to, bucket: bucket, rp: rp, source: source };
+    return { from: from, to: to, bucket: bucket, rp: rp, source: source, filteredRaw: longPeriod && source === 'raw' };
   }
 
   function where(p, tags, extra) {
@@ -108,6 +111,10 @@
     return ' WHERE ' + clauses.join(' AND ');
   }
 
+  // Points that carry `tag`: every query names the breakdown it reads, so that the same text works
+  // on raw data and on the roll-ups, whose points each carry one breakdown (docs/dashboard.md).
+  var has = function (tag) { return ident(tag) + " != ''"; };
+
   // Every panel: its title, its query, and how to read the answer into rows of [value..., count].
   function panels(p) {
     var pv = p.rp + ident(settings.pageview);
@@ -117,50 +124,50 @@
     var visit = p.rp + ident('visit');
     var sum = 'SELECT sum(hits) FROM ';
     return [
-      { id: 'pages', title: 'Top pages', columns: ['page'], q: sum + pv + where(p, PAGE_TAGS) + ' GROUP BY "page"' },
+      { id: 'pages', title: 'Top pages', columns: ['page'], q: sum + pv + where(p, PAGE_TAGS, has('page')) + ' GROUP BY "page"' },
       {
         id: 'entry', title: 'Entry pages', columns: ['page'],
         q: raw ? sum + pv + where(p, PAGE_TAGS, 'session_pages = 1') + ' GROUP BY "page"'
-          : 'SELECT sum(visits) FROM ' + visit + where(p, PAGE_TAGS) + ' GROUP BY "page"'
+          : 'SELECT sum(visits) FROM ' + visit + where(p, PAGE_TAGS, has('page')) + ' GROUP BY "page"'
       },
       {
         id: 'referrers', title: 'Referrer domains', columns: ['referrer_domain'],
-        q: sum + pv + where(p, PAGE_TAGS, '"referrer_domain" != \'\'') + ' GROUP BY "referrer_domain"'
+        q: sum + pv + where(p, PAGE_TAGS, has('referrer_domain')) + ' GROUP BY "referrer_domain"'
       },
       {
         id: 'full-referrers', title: 'Full referrers', columns: ['referrer'], notFilterable: true,
-        q: raw ? 'SELECT "referrer" FROM ' + pv + where(p, PAGE_TAGS, '"referrer_domain" != \'\'') + ' LIMIT 50000' : null,
+        q: raw ? 'SELECT "referrer" FROM ' + pv + where(p, PAGE_TAGS, has('referrer_domain')) + ' LIMIT 50000' : null,
         note: raw ? '' : 'Full referrers are kept in the raw data only: choose a period of up to 7 days.',
         points: true
       },
       {
         id: 'campaigns', title: 'Campaigns', columns: ['utm_source', 'utm_medium', 'utm_campaign'],
-        q: sum + pv + where(p, PAGE_TAGS, '("utm_source" != \'\' OR "utm_medium" != \'\' OR "utm_campaign" != \'\')') +
+        q: sum + pv + where(p, PAGE_TAGS, '(' + has('utm_source') + ' OR ' + has('utm_medium') + ' OR ' + has('utm_campaign') + ')') +
           ' GROUP BY "utm_source", "utm_medium", "utm_campaign"'
       },
-      { id: 'devices', title: 'Devices', columns: ['device'], q: sum + pv + where(p, PAGE_TAGS) + ' GROUP BY "device"' },
-      { id: 'platforms', title: 'Platforms', columns: ['platform'], q: sum + pv + where(p, PAGE_TAGS) + ' GROUP BY "platform"' },
-      { id: 'timezones', title: 'Time zones', columns: ['tz'], q: sum + pv + where(p, PAGE_TAGS) + ' GROUP BY "tz"' },
+      { id: 'devices', title: 'Devices', columns: ['device'], q: sum + pv + where(p, PAGE_TAGS, has('device')) + ' GROUP BY "device"' },
+      { id: 'platforms', title: 'Platforms', columns: ['platform'], q: sum + pv + where(p, PAGE_TAGS, has('platform')) + ' GROUP BY "platform"' },
+      { id: 'timezones', title: 'Time zones', columns: ['tz'], q: sum + pv + where(p, PAGE_TAGS, has('tz')) + ' GROUP BY "tz"' },
       {
         id: 'notfound', title: 'Not-found pages and the referrers that lead to them', columns: ['page', 'referrer_domain'],
-        q: sum + nf + where(p, PAGE_TAGS) + ' GROUP BY "page", "referrer_domain"'
+        q: sum + nf + where(p, PAGE_TAGS, has('page')) + ' GROUP BY "page", "referrer_domain"'
       },
-      { id: 'events', title: 'Custom events', columns: ['name'], q: sum + ev + where(p, EVENT_TAGS) + ' GROUP BY "name"' }
+      { id: 'events', title: 'Custom events', columns: ['name'], q: sum + ev + where(p, EVENT_TAGS, has('name')) + ' GROUP BY "name"' }
     ];
   }
 
   function summaryQueries(p) {
     var pv = p.rp + ident(settings.pageview);
-    var buckets = 'SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS) + ' GROUP BY time(' + p.bucket + ') fill(0)';
-    var total = 'SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS);
+    var buckets = 'SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS, has('page')) + ' GROUP BY time(' + p.bucket + ') fill(0)';
+    var total = 'SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS, has('page'));
     var visits, load;
     if (p.source === 'raw') {
       visits = 'SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS, 'session_pages = 1') +
         '; SELECT sum(hits) FROM ' + pv + where(p, PAGE_TAGS, 'session_pages = 2');
       load = 'SELECT median(load_ms), percentile(load_ms, 75), percentile(load_ms, 95) FROM ' + pv + where(p, PAGE_TAGS);
     } else {
-      visits = 'SELECT sum(visits) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS) +
-        '; SELECT sum(continued) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS);
+      visits = 'SELECT sum(visits) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS, has('page')) +
+        '; SELECT sum(continued) FROM ' + p.rp + ident('visit') + where(p, PAGE_TAGS, has('page'));
       // Percentiles cannot be summed: those of the roll-up's hours or days, weighted by their
       // samples (an approximation, as docs/dashboard.md says), for the whole site.
       load = 'SELECT sum(w50) / sum(samples), sum(w75) / sum(samples), sum(w95) / sum(samples) FROM ' +
@@ -463,7 +470,8 @@
         renderTable(section, panel, panel.data);
       });
       var when = new Date().toLocaleTimeString();
-      status(failed.length ? 'Some queries failed: ' + failed[0] : 'Updated ' + when + (p.source === 'raw' ? '' : ' (from the ' + p.source + ' roll-up)'), failed.length > 0);
+      status(failed.length ? 'Some queries failed: ' + failed[0] : 'Updated ' + when + (p.source === 'raw' ? '' : ' (from the ' + p.source + ' roll-up)') +
+        (p.filteredRaw ? ' (filtered: read from the raw data, which may take a while)' : ''), failed.length > 0);
       if (state.period === 'live') timer = setTimeout(load, 10000);
     }).catch(function (e) {
       if (mine !== generation) return;
