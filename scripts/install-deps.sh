@@ -9,7 +9,9 @@
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
-package_packages=(dpkg-dev debhelper nginx nginx-dev lintian git)
+# build-essential: dpkg-buildpackage refuses to build without it (an implicit build dependency);
+# its g++ also builds libFuzzer for scripts/fuzz.sh.
+package_packages=(build-essential dpkg-dev debhelper nginx nginx-dev lintian git)
 case "${1:-build}" in
     build) ;;
     demo) packages=(influxdb) ;;

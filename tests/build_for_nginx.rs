@@ -14,21 +14,6 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-for-nginx.sh")
 }
 
-/// The nginx 1.28.3 the vendored build made (not `ANALYTICS_NGINX`: these tests need an nginx
-/// whose sources are not installed by a system package).
-fn vendored_nginx() -> PathBuf {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(target_dir().join("build"))
-        .expect("target build dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("out/objs/nginx"))
-        .filter(|p| p.exists())
-        .collect();
-    found.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    found
-        .pop()
-        .expect("no vendored nginx binary: build with --features vendored")
-}
-
 fn version_of(nginx: &Path) -> String {
     let out = Command::new(nginx).arg("-v").output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
@@ -68,7 +53,9 @@ fn assert_refused(out: &Output, build_dir: &Path, expected: &[&str]) {
 
 #[test]
 fn sources_of_another_nginx_version_are_refused_before_building() {
-    let nginx = vendored_nginx();
+    // The nginx 1.28.3 the vendored build made (not `ANALYTICS_NGINX`: these tests need an nginx
+    // whose sources are not installed by a system package).
+    let nginx = vendored_nginx_path();
     let version = version_of(&nginx);
     let sources = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(sources.path().join("src/core")).unwrap();
@@ -93,7 +80,7 @@ fn sources_of_another_nginx_version_are_refused_before_building() {
 
 #[test]
 fn missing_sources_are_named_with_where_to_get_them() {
-    let nginx = vendored_nginx();
+    let nginx = vendored_nginx_path();
     let version = version_of(&nginx);
     // An empty cargo home: the nginx-src crate, which holds this version's sources, is not there.
     let cargo_home = tempfile::tempdir().unwrap();
@@ -130,7 +117,7 @@ fn a_binary_that_is_not_nginx_is_refused() {
 #[test]
 #[ignore = "builds the module (minutes on a cold build directory): scripts/test.sh runs it"]
 fn a_module_the_nginx_does_not_load_is_refused_with_nginx_s_words() {
-    let nginx = vendored_nginx();
+    let nginx = vendored_nginx_path();
     let wrapper_dir = tempfile::tempdir().unwrap();
     let wrapper = wrapper_dir.path().join("nginx");
     std::fs::write(

@@ -255,6 +255,18 @@ fn the_dashboard_is_served_with_a_strict_policy_and_revalidated() {
         404
     );
     assert_eq!(http(nginx.port, "POST", "/analytics/", &[], b"x").status, 405);
+
+    // A URI without its final `/` is redirected to it. nginx decodes the URI, so the Location is
+    // escaped again: a `%0D%0A` in the request cannot add a header to the answer.
+    let r = http(nginx.port, "GET", "/analytics/sub", &[], b"");
+    assert_eq!((r.status, r.header("Location")), (301, Some("/analytics/sub/")));
+    let r = http(nginx.port, "GET", "/analytics/a%0D%0ASet-Cookie:%20x=1", &[], b"");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("Set-Cookie"), None);
+    assert_eq!(
+        r.header("Location"),
+        Some("/analytics/a%0D%0ASet-Cookie%3A%20x%3D1/")
+    );
 }
 
 /// Values no browser script of ours would send, written straight into InfluxDB as another client

@@ -63,3 +63,60 @@ fn the_corpora_have_no_string_in_common() {
         assert!(!people.contains(&robot), "{robot} is in both files");
     }
 }
+
+/// Pieces of `User-Agent`s, robots' and people's, with the delimiters between them and text that
+/// is not ASCII: joined at random they make headers that reach every rule of the scanner.
+const PIECES: &[&str] = &[
+    "Mozilla/5.0",
+    " ",
+    "(",
+    ")",
+    ";",
+    "/",
+    ":",
+    "@",
+    "-",
+    ".",
+    "Android",
+    "10",
+    "de-DE",
+    "CUBOT",
+    "bot",
+    "Googlebot",
+    "Google-InspectionTool",
+    "Google",
+    "python-requests",
+    "node",
+    "HeadlessChrome",
+    "spider",
+    "http://",
+    "crawler@example.org",
+    "é",
+    "€",
+    "😀",
+    "\t",
+    "x",
+];
+
+fn user_agent() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        proptest::sample::select(PIECES).prop_map(str::to_owned),
+        "[ -~é€]{0,3}"
+    ];
+    proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+}
+
+proptest::proptest! {
+    /// A `User-Agent` is text from anyone: whatever it holds (delimiters, nesting, `@`, `://`,
+    /// non-ASCII), it is judged without a panic, and the mark shown for a robot is a piece of it.
+    #[test]
+    fn any_user_agent_is_judged_and_its_mark_is_a_piece_of_it(agent in user_agent()) {
+        if let Some(mark) = robot_mark(&agent) {
+            proptest::prop_assert!(!mark.is_empty() && agent.contains(mark), "{mark:?} in {agent:?}");
+        }
+        let reason = detect_bot(Some(&agent));
+        let trimmed = agent.trim();
+        proptest::prop_assert_eq!(reason.is_some(), trimmed.is_empty() || robot_mark(trimmed).is_some());
+    }
+}

@@ -92,18 +92,35 @@ unsafe fn serve(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
     } else if !uri.contains(&b'.') {
         // The page's files are named relative to it: it must be served from a URI ending in `/`.
-        let Ok(path) = std::str::from_utf8(uri) else {
+        // nginx's URI is decoded (`%0D%0A` is a line break in it): the Location is escaped again,
+        // so the request's own bytes can never add a header or point to another host (`//host`).
+        if uri.starts_with(b"//") {
             // SAFETY (caller): a valid request whose response has not been sent.
             return unsafe { send(r, 404, &[], b"404 Not Found\n") };
-        };
-        let location = format!("{path}/");
+        }
+        let location = format!("{}/", escaped_path(uri));
+        // A body, as nginx's own redirects have: `send` ends an answer with its body, and a 301
+        // without one was never finished (the client got nothing).
         // SAFETY (caller): a valid request whose response has not been sent; `location` lives
         // until send has copied it into the request pool.
-        return unsafe { send(r, 301, &[("Location", &location)], b"") };
+        return unsafe { send(r, 301, &[("Location", &location)], b"301 Moved Permanently\n") };
     } else {
         // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 404, &[], b"404 Not Found\n") };
     };
     // SAFETY (caller): a valid request whose response has not been sent.
     unsafe { file.serve(r, &SECURITY_HEADERS) }
+}
+
+/// `path` with every byte but unreserved characters and `/` percent-encoded: safe in a header.
+fn escaped_path(path: &[u8]) -> String {
+    let mut escaped = String::with_capacity(path.len());
+    for &b in path {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            escaped.push(char::from(b));
+        } else {
+            escaped.push_str(&format!("%{b:02X}"));
+        }
+    }
+    escaped
 }

@@ -320,27 +320,7 @@ impl HttpSink {
                 self.settled();
             }
             Action::Refused => {
-                // A partial write stores the lines it does not refuse: they are written.
-                let refused = refused_lines(&response.body, lines);
-                let written = lines - refused;
-                ngx_log_error!(
-                    NGX_LOG_ERR,
-                    self.log,
-                    "analytics: {} refused {} of {} lines with {}: {}",
-                    self.address,
-                    refused,
-                    lines,
-                    response.status,
-                    excerpt()
-                );
-                if written > 0 {
-                    self.shared.add(Counter::LinesWritten, written as u64);
-                    self.shared.add(
-                        Counter::BytesWritten,
-                        self.queue.front().map_or(0, |b| b.bytes.len()) as u64,
-                    );
-                }
-                self.shared.add(Counter::DroppedRefused, refused as u64);
+                self.count_refusal(&response, lines, self.queue.front().map_or(0, |b| b.bytes.len()));
                 self.settled();
             }
             Action::Split => self.split_front(),
@@ -521,23 +501,7 @@ impl HttpSink {
                 }
                 Verdict::Refused => {
                     self.shared.add(Counter::BatchesFailed, 1);
-                    let refused = refused_lines(&response.body, lines);
-                    if refused < lines {
-                        self.shared.add(Counter::LinesWritten, (lines - refused) as u64);
-                        self.shared.add(Counter::BytesWritten, bytes as u64);
-                    }
-                    self.shared.add(Counter::DroppedRefused, refused as u64);
-                    let excerpt = upstream_excerpt(&response.body, response.json, &self.secrets);
-                    ngx_log_error!(
-                        NGX_LOG_ERR,
-                        self.log,
-                        "analytics: {} refused {} of {} lines with {}: {}",
-                        self.address,
-                        refused,
-                        lines,
-                        status,
-                        excerpt
-                    );
+                    self.count_refusal(&response, lines, bytes);
                     self.queue.pop_front();
                 }
                 Verdict::TooLarge if lines > 1 => {
@@ -563,6 +527,28 @@ impl HttpSink {
                 }
             }
         }
+    }
+
+    /// Counts and logs a refusal (`400`, `422`) of a batch of `lines` lines and `bytes` bytes: a
+    /// partial write stores the lines it does not refuse, so they are written.
+    fn count_refusal(&self, response: &Response, lines: usize, bytes: usize) {
+        let refused = refused_lines(&response.body, lines);
+        let written = lines - refused;
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            self.log,
+            "analytics: {} refused {} of {} lines with {}: {}",
+            self.address,
+            refused,
+            lines,
+            response.status,
+            upstream_excerpt(&response.body, response.json, &self.secrets)
+        );
+        if written > 0 {
+            self.shared.add(Counter::LinesWritten, written as u64);
+            self.shared.add(Counter::BytesWritten, bytes as u64);
+        }
+        self.shared.add(Counter::DroppedRefused, refused as u64);
     }
 
     /// Gives up on every batch this sink holds, counting them.

@@ -71,9 +71,14 @@ fn assert_not_stale(module: &Path) {
 
 /// The nginx that loads it: `ANALYTICS_NGINX`, or the newest binary the vendored build produced.
 pub fn nginx_path() -> PathBuf {
-    if let Ok(p) = std::env::var("ANALYTICS_NGINX") {
-        return PathBuf::from(p);
+    match std::env::var("ANALYTICS_NGINX") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => vendored_nginx_path(),
     }
+}
+
+/// The newest nginx binary the vendored build produced, whatever `ANALYTICS_NGINX` says.
+pub fn vendored_nginx_path() -> PathBuf {
     let build = target_dir().join("build");
     let mut found: Vec<PathBuf> = std::fs::read_dir(&build)
         .expect("target build dir")
