@@ -32,9 +32,21 @@ if ((${#missing[@]})); then
     sudo_cmd=()
     [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
-    # RUNLEVEL=1 keeps invoke-rc.d from starting the packaged InfluxDB and nginx: tests start their
-    # own (and nginx would take port 80).
-    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The packaged InfluxDB and nginx must not start: tests start their own (and nginx would take
+    # port 80). RUNLEVEL=1 stops invoke-rc.d without an init system; under systemd, a
+    # policy-rc.d that refuses every start does (put there only for this install, and only when
+    # the machine has none of its own).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+        "${sudo_cmd[@]}" chmod 755 "$policy"
+        own_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+    [[ -z $own_policy ]] || "${sudo_cmd[@]}" rm -f "$policy"
+    ((status == 0)) || exit "$status"
 fi
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
