@@ -310,6 +310,9 @@ const BREAKDOWNS: [(&str, &[&str], &str); 6] = [
     ("time zone", &["tz"], "\"tz\" != ''"),
 ];
 
+/// A breakdown checked: measurement, name, tags, condition, and the raw points it sums.
+type Breakdown<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, Vec<&'a Point>);
+
 /// Points a roll-up per `bucket_ns` holds when it keeps the domain and `tags`: one per bucket,
 /// domain and combination of the tags' values.
 fn distinct_points(points: &[&Point], bucket_ns: i64, tags: &[&str]) -> usize {
@@ -352,8 +355,7 @@ fn check_rollups(influx: &InfluxDb, points: &[Point], from: i64, until: i64) {
         .collect();
 
     for (rp, bucket_ns) in [("analytics_1h", HOUR_NS), ("analytics_1d", DAY_NS)] {
-        // (measurement, breakdown, its tags, its condition, the raw points in it)
-        let mut breakdowns: Vec<(&str, &str, &[&str], &str, Vec<&Point>)> = BREAKDOWNS
+        let mut breakdowns: Vec<Breakdown> = BREAKDOWNS
             .iter()
             .map(|&(name, tags, condition)| {
                 let having: Vec<&Point> = views
