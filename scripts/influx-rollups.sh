@@ -138,12 +138,17 @@ done
 # The body of a continuous query (its SELECT ... INTO ... GROUP BY time(...), ...) with a time
 # range added to its outermost WHERE clause (or as one).
 with_time_range() {
-    local body=$1 range=$2 head tail
+    local body=$1 range=$2 head tail condition opens closes
     head=${body% GROUP BY time(*}
     tail=${body#"$head"}
-    # Past the last ")" is the outermost query's own text: a subquery or function call ends there.
-    if [[ ${head##*)} == *" WHERE "* ]]; then
-        printf '%s AND %s%s' "$head" "$range" "$tail"
+    # The last " WHERE " is the outermost query's when the text after it closes every parenthesis
+    # it opens (a condition such as ("a" != '' OR "b" != '')); otherwise it belongs to a subquery
+    # that the outermost query reads, and the outermost one has none.
+    condition=${head##* WHERE }
+    opens=${condition//[^(]/}
+    closes=${condition//[^)]/}
+    if [[ $condition != "$head" && ${#opens} == "${#closes}" ]]; then
+        printf '%s WHERE %s AND (%s)%s' "${head% WHERE *}" "$range" "$condition" "$tail"
     else
         printf '%s WHERE %s%s' "$head" "$range" "$tail"
     fi

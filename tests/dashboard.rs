@@ -14,6 +14,11 @@ use scraper::{Html, Selector};
 
 /// nginx with a beacon location writing to `influx`, the dashboard, and the query location.
 fn site(influx: &InfluxDb) -> Nginx {
+    site_with(influx, "")
+}
+
+/// The same, with more parameters of `analytics_dashboard` (`options`).
+fn site_with(influx: &InfluxDb, options: &str) -> Nginx {
     Nginx::start(&format!(
         r#"
     analytics_sink {write} flush=100ms;
@@ -23,7 +28,7 @@ fn site(influx: &InfluxDb) -> Nginx {
             analytics_beacon; analytics_domains example.com other.example;
             analytics_filter_bots off;
         }}
-        location /analytics/ {{ analytics_dashboard query=/influx/query; }}
+        location /analytics/ {{ analytics_dashboard query=/influx/query{options}; }}
         # What the README shows: InfluxDB's query API, read-only, behind the site's own protection.
         location = /influx/query {{
             limit_except GET {{ deny all; }}
@@ -344,4 +349,108 @@ fn hostile_values_render_as_text() {
     assert_clean(&page);
     let html = Html::parse_document(&page.dom);
     assert_eq!(metric(&html, "pageviews"), "1");
+}
+
+/// Long periods from the roll-ups: raw points of the last 20 days (written as the module writes
+/// them), rolled up by `scripts/influx-rollups.sh --backfill 30d`; with `rollups=on` the 30-day
+/// view reads `analytics_1h` and the 12-month view `analytics_1d`, and both show the raw totals and
+/// top pages; a filter (a second tag) reads the raw data.
+#[test]
+fn long_periods_read_the_rollups_and_show_the_raw_numbers() {
+    const DAY_NS: u128 = 86_400_000_000_000;
+    let influx = InfluxDb::start("analytics");
+    let nginx = site_with(&influx, " rollups=on");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let midnight = now - now % DAY_NS;
+    // Days 2 to 20 ago, at 10:00 UTC and a few seconds: /a 3 views a day (each the first of a
+    // visit), /b 2 (from news.example.org), /c 1 every other day.
+    let mut lines = Vec::new();
+    let (mut a, mut b, mut c) = (0, 0, 0);
+    for day in 2..=20u128 {
+        let at = midnight - day * DAY_NS + 10 * 3_600_000_000_000;
+        let mut views = vec![("/a", 3, ",session_pages=1i", ""); 1];
+        views.push((
+            "/b",
+            2,
+            ",session_pages=2i,referrer=\"https://news.example.org/x\"",
+            ",referrer_domain=news.example.org",
+        ));
+        if day % 2 == 0 {
+            views.push(("/c", 1, "", ""));
+            c += 1;
+        }
+        a += 3;
+        b += 2;
+        for (page, n, fields, tags) in views {
+            for i in 0..n {
+                lines.push(format!(
+                    "pageview,device=desktop,domain=example.com,page={page},platform=Linux{tags},tz=-60 hits=1i,load_ms=200i{fields} {}",
+                    at + (lines.len() as u128 + i) * 1_000_000_000
+                ));
+            }
+        }
+    }
+    assert_eq!(influx.write(&lines.join("\n")), 204);
+    let total = a + b + c;
+    assert_eq!((a, b, c, total), (57, 38, 10, 105));
+    influx.run_rollups_script(&["--backfill", "30d"]);
+
+    let base = format!("http://127.0.0.1:{}/analytics/", nginx.port);
+    for (period, rollup) in [("30d", "analytics_1h"), ("12mo", "analytics_1d")] {
+        let page = render(&format!("{base}#domain=example.com&period={period}"));
+        assert_clean(&page);
+        let html = Html::parse_document(&page.dom);
+        let status = select(&html, "#status").first().map(text).unwrap_or_default();
+        assert!(
+            status.contains(&format!("from the {rollup} roll-up")),
+            "{period}: {status:?}"
+        );
+        assert_eq!(metric(&html, "pageviews"), total.to_string(), "{period}");
+        assert_eq!(metric(&html, "visits"), a.to_string(), "{period}");
+        assert_eq!(
+            table(&html, "pages"),
+            [
+                row(&["/a", &a.to_string()]),
+                row(&["/b", &b.to_string()]),
+                row(&["/c", &c.to_string()])
+            ],
+            "{period}"
+        );
+        assert_eq!(table(&html, "entry"), [row(&["/a", &a.to_string()])], "{period}");
+        assert_eq!(
+            table(&html, "referrers"),
+            [row(&["news.example.org", &b.to_string()])],
+            "{period}"
+        );
+        assert_eq!(
+            table(&html, "devices"),
+            [row(&["desktop", &total.to_string()])],
+            "{period}"
+        );
+        assert_eq!(
+            table(&html, "platforms"),
+            [row(&["Linux", &total.to_string()])],
+            "{period}"
+        );
+        let per_bucket: u64 = select(&html, "#chart-table td.n")
+            .iter()
+            .map(|td| text(td).parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(per_bucket, total as u64, "{period}: the chart");
+    }
+
+    // A filter is a second tag, which no roll-up point carries: the raw data answer.
+    let page = render(&format!("{base}#domain=example.com&period=30d&f=page:%2Fb"));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    let status = select(&html, "#status").first().map(text).unwrap_or_default();
+    assert!(status.contains("read from the raw data"), "{status:?}");
+    assert_eq!(metric(&html, "pageviews"), b.to_string());
+    assert_eq!(
+        table(&html, "referrers"),
+        [row(&["news.example.org", &b.to_string()])]
+    );
 }

@@ -1,8 +1,8 @@
 //! The roll-up recipe (`dashboards/influxdb/rollups.iql`, applied by
 //! `scripts/influx-rollups.sh`) on a real InfluxDB 1.6: raw points of a few past days are
 //! back-filled into `analytics_1h` and `analytics_1d`, whose sums must equal the raw ones per
-//! hour and day and per tag (page, referrer domain, device...), with visits, continued visits and
-//! load-time percentiles; the continuous queries themselves roll up the last hours; the installer
+//! hour and day and per breakdown (page, referrer domain, campaign, device...), each roll-up point
+//! carrying its domain and one breakdown, with visits, continued visits and load-time percentiles; the continuous queries themselves roll up the last hours; the installer
 //! can run twice, and refuses what it cannot apply.
 
 mod common;
@@ -114,18 +114,27 @@ fn generate(seed: u64, views: usize, from: i64, span: i64) -> Vec<Point> {
             });
             continue;
         }
+        // Some browsers tell no platform or time zone: those views are in no such breakdown.
         let (platform, device) = *random.pick(&PLATFORMS);
-        tags.insert("platform", platform.to_owned());
+        if random.chance(90) {
+            tags.insert("platform", platform.to_owned());
+        }
         tags.insert("device", device.to_owned());
-        tags.insert("tz", random.pick(&TIME_ZONES).to_string());
+        if random.chance(90) {
+            tags.insert("tz", random.pick(&TIME_ZONES).to_string());
+        }
         let mut referrer = None;
         if random.chance(40) {
             let host = random.pick(&REFERRER_DOMAINS).to_string();
             referrer = Some(format!("https://{host}/a/{}", random.below(3)));
             tags.insert("referrer_domain", host);
         }
+        // Campaigns: a source alone, or a medium and a campaign without a source.
         if random.chance(10) {
             tags.insert("utm_source", random.pick(&["newsletter", "twitter"]).to_string());
+        } else if random.chance(5) {
+            tags.insert("utm_medium", "email".to_owned());
+            tags.insert("utm_campaign", random.pick(&["spring", "autumn"]).to_string());
         }
         let session_pages = random
             .chance(90)
@@ -162,7 +171,15 @@ fn sums_by(points: &[&Point], key: impl Fn(&Point) -> String) -> Sums {
 
 /// `SELECT sum(field) ... GROUP BY <tag>` answered as tag value → sum.
 fn stored_sums(influx: &InfluxDb, field: &str, source: &str, by: &str) -> Sums {
-    let q = format!("SELECT sum(\"{field}\") AS s FROM {source} WHERE time >= 0 GROUP BY \"{by}\"");
+    stored_sums_where(influx, field, source, "time >= 0", by)
+}
+
+/// The same, of the points that meet `condition` (InfluxQL).
+fn stored_sums_where(influx: &InfluxDb, field: &str, source: &str, condition: &str, by: &str) -> Sums {
+    let q = format!(
+        "SELECT sum(\"{field}\") AS s FROM {source} WHERE time >= 0 AND ({condition}) \
+         GROUP BY \"{by}\""
+    );
     influx
         .rows(&q)
         .iter()
@@ -181,13 +198,13 @@ fn stored_sums_per_bucket(
     influx: &InfluxDb,
     field: &str,
     source: &str,
+    condition: &str,
     bucket: &str,
-    from: i64,
-    until: i64,
+    (from, until): (i64, i64),
 ) -> Sums {
     let q = format!(
         "SELECT sum(\"{field}\") AS s FROM {source} WHERE time >= {from} AND time < {until} \
-         GROUP BY time({bucket}) fill(none)"
+         AND ({condition}) GROUP BY time({bucket}) fill(none)"
     );
     influx
         .rows(&q)
@@ -274,8 +291,56 @@ fn load_rows(influx: &InfluxDb, rp: &str) -> BTreeMap<(String, String), ([f64; 3
         .collect()
 }
 
-/// Checks both roll-ups against the raw points: every sum per tag and per bucket, visits, and
-/// load time.
+/// The breakdowns of page views the roll-ups keep, one per point: name, tags, and the condition
+/// that reads a breakdown's points (the same on raw data and on both roll-ups).
+const BREAKDOWNS: [(&str, &[&str], &str); 6] = [
+    ("page", &["page"], "\"page\" != ''"),
+    (
+        "referrer domain",
+        &["referrer_domain"],
+        "\"referrer_domain\" != ''",
+    ),
+    (
+        "campaign",
+        &["utm_source", "utm_medium", "utm_campaign"],
+        "\"utm_source\" != '' OR \"utm_medium\" != '' OR \"utm_campaign\" != ''",
+    ),
+    ("device", &["device"], "\"device\" != ''"),
+    ("platform", &["platform"], "\"platform\" != ''"),
+    ("time zone", &["tz"], "\"tz\" != ''"),
+];
+
+/// A breakdown checked: measurement, name, tags, condition, and the raw points it sums.
+type Breakdown<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, Vec<&'a Point>);
+
+/// Points a roll-up per `bucket_ns` holds when it keeps the domain and `tags`: one per bucket,
+/// domain and combination of the tags' values.
+fn distinct_points(points: &[&Point], bucket_ns: i64, tags: &[&str]) -> usize {
+    let keys: std::collections::BTreeSet<(i64, String, Vec<String>)> = points
+        .iter()
+        .map(|p| {
+            (
+                p.time - p.time.rem_euclid(bucket_ns),
+                p.tag("domain"),
+                tags.iter().map(|t| p.tag(t)).collect(),
+            )
+        })
+        .collect();
+    keys.len()
+}
+
+/// Points of `source` (`field` is on every one of them).
+fn stored_points(influx: &InfluxDb, source: &str, field: &str) -> usize {
+    influx
+        .scalar(&format!(
+            "SELECT count(\"{field}\") FROM {source} WHERE time >= 0"
+        ))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0) as usize
+}
+
+/// Checks both roll-ups against the raw points: every breakdown's sums, per value, per domain and
+/// per bucket, with the same query on raw data; one breakdown per point; visits; load time.
 fn check_rollups(influx: &InfluxDb, points: &[Point], from: i64, until: i64) {
     let views = of(points, "pageview");
     let first_pages: Vec<&Point> = views
@@ -289,62 +354,87 @@ fn check_rollups(influx: &InfluxDb, points: &[Point], from: i64, until: i64) {
         .filter(|p| p.session_pages == Some(2))
         .collect();
 
-    for rp in ["analytics_1h", "analytics_1d"] {
-        for measurement in ["pageview", "notfound", "event"] {
-            let raw = of(points, measurement);
+    for (rp, bucket_ns) in [("analytics_1h", HOUR_NS), ("analytics_1d", DAY_NS)] {
+        let mut breakdowns: Vec<Breakdown> = BREAKDOWNS
+            .iter()
+            .map(|&(name, tags, condition)| {
+                let having: Vec<&Point> = views
+                    .iter()
+                    .copied()
+                    .filter(|p| tags.iter().any(|t| !p.tag(t).is_empty()))
+                    .collect();
+                ("pageview", name, tags, condition, having)
+            })
+            .collect();
+        let not_found: &[&str] = &["page", "referrer_domain"];
+        breakdowns.push((
+            "notfound",
+            "page and referrer",
+            not_found,
+            "time >= 0",
+            of(points, "notfound"),
+        ));
+        breakdowns.push(("event", "name", &["name"], "time >= 0", of(points, "event")));
+
+        let mut points_per_measurement: BTreeMap<&str, usize> = BTreeMap::new();
+        for (measurement, name, tags, condition, raw) in &breakdowns {
             let source = format!("\"{rp}\".\"{measurement}\"");
-            let keys: &[&str] = match measurement {
-                "pageview" => &[
-                    "domain",
-                    "page",
-                    "referrer_domain",
-                    "device",
-                    "platform",
-                    "tz",
-                    "utm_source",
-                ],
-                "notfound" => &["domain", "page", "referrer_domain"],
-                _ => &["domain", "page", "name"],
-            };
-            for key in keys {
+            let raw_source = format!("\"autogen\".\"{measurement}\"");
+            assert!(!raw.is_empty(), "{measurement} {name}: no raw points");
+            for key in tags.iter().chain(&["domain"]) {
+                let want = sums_by(raw, |p| p.tag(key));
                 assert_eq!(
-                    stored_sums(influx, "hits", &source, key),
-                    sums_by(&raw, |p| p.tag(key)),
-                    "{source} by {key}"
+                    stored_sums_where(influx, "hits", &source, condition, key),
+                    want,
+                    "{source}, {name}, by {key}"
                 );
-                // The raw points say the same: the test wrote what it thinks it wrote.
+                // The same query on the raw points: the test wrote what it thinks it wrote, and
+                // the query reads one breakdown on raw data as on the roll-ups.
                 assert_eq!(
-                    stored_sums(influx, "hits", &format!("\"autogen\".\"{measurement}\""), key),
-                    sums_by(&raw, |p| p.tag(key)),
-                    "raw {measurement} by {key}"
+                    stored_sums_where(influx, "hits", &raw_source, condition, key),
+                    want,
+                    "raw {measurement}, {name}, by {key}"
                 );
             }
             for (bucket, ns) in [("1h", HOUR_NS), ("1d", DAY_NS)] {
-                if rp == "analytics_1d" && bucket == "1h" {
+                if ns < bucket_ns {
                     continue;
                 }
                 assert_eq!(
-                    stored_sums_per_bucket(influx, "hits", &source, bucket, from, until),
-                    expected_per_bucket(&raw, ns),
-                    "{source} per {bucket}"
+                    stored_sums_per_bucket(influx, "hits", &source, condition, bucket, (from, until)),
+                    expected_per_bucket(raw, ns),
+                    "{source}, {name}, per {bucket}"
                 );
             }
+            *points_per_measurement.entry(measurement).or_default() += distinct_points(raw, bucket_ns, tags);
         }
+        // Each point carries its domain and one breakdown: as many points as the breakdowns
+        // have distinct values per bucket, not one per combination of every tag.
+        for (measurement, want) in points_per_measurement {
+            let source = format!("\"{rp}\".\"{measurement}\"");
+            assert_eq!(stored_points(influx, &source, "hits"), want, "points in {source}");
+        }
+
         let visit = format!("\"{rp}\".\"visit\"");
         assert_eq!(
-            stored_sums(influx, "visits", &visit, "page"),
+            stored_sums_where(influx, "visits", &visit, "\"page\" != ''", "page"),
             sums_by(&first_pages, |p| p.tag("page")),
             "{visit}: visits (entry pages)"
         );
         assert_eq!(
-            stored_sums(influx, "continued", &visit, "domain"),
+            stored_sums_where(influx, "visits", &visit, "\"page\" != ''", "domain"),
+            sums_by(&first_pages, |p| p.tag("domain")),
+            "{visit}: visits per domain"
+        );
+        assert_eq!(
+            stored_sums_where(influx, "continued", &visit, "\"page\" != ''", "domain"),
             sums_by(&second_pages, |p| p.tag("domain")),
             "{visit}: continued"
         );
         assert_eq!(
-            stored_sums(influx, "visits", &visit, "referrer_domain"),
-            sums_by(&first_pages, |p| p.tag("referrer_domain")),
-            "{visit}: visits by referrer"
+            stored_points(influx, &visit, "visits"),
+            distinct_points(&first_pages, bucket_ns, &["page"]),
+            "points of {visit} with visits"
         );
     }
 
@@ -408,6 +498,14 @@ fn backfilled_rollups_hold_the_raw_sums_per_hour_day_and_tag() {
     let until = from + 4 * DAY_NS;
     let points = generate(0x5EED, 6000, from, until - from);
     write_all(&influx, &points);
+    // A continuous query of the earlier recipe, which kept every tag: the installer drops it, or
+    // it would go on writing next to the new ones.
+    influx.query(
+        "CREATE CONTINUOUS QUERY \"analytics_1h_pageview\" ON \"analytics\" BEGIN \
+         SELECT sum(\"hits\") AS \"hits\" INTO \"analytics\".\"autogen\".\"pageview_all\" \
+         FROM \"analytics\".\"autogen\".\"pageview\" GROUP BY time(1h), * END",
+    );
+    assert_eq!(continuous_query_names(&influx), ["analytics_1h_pageview"]);
 
     let installed = influx.run_rollups_script(&[]);
     assert!(installed.contains("raw data in \"autogen\""), "{installed}");
@@ -421,12 +519,22 @@ fn backfilled_rollups_hold_the_raw_sums_per_hour_day_and_tag() {
             "analytics_1d_event",
             "analytics_1d_load_time",
             "analytics_1d_notfound",
-            "analytics_1d_pageview",
+            "analytics_1d_pageview_campaign",
+            "analytics_1d_pageview_device",
+            "analytics_1d_pageview_page",
+            "analytics_1d_pageview_platform",
+            "analytics_1d_pageview_referrer_domain",
+            "analytics_1d_pageview_tz",
             "analytics_1d_visit",
             "analytics_1h_event",
             "analytics_1h_load_time",
             "analytics_1h_notfound",
-            "analytics_1h_pageview",
+            "analytics_1h_pageview_campaign",
+            "analytics_1h_pageview_device",
+            "analytics_1h_pageview_page",
+            "analytics_1h_pageview_platform",
+            "analytics_1h_pageview_referrer_domain",
+            "analytics_1h_pageview_tz",
             "analytics_1h_visit_continued",
             "analytics_1h_visit_visits",
         ]
@@ -486,16 +594,33 @@ fn the_continuous_queries_roll_up_the_last_hours_by_themselves() {
                     &influx,
                     "hits",
                     "\"analytics_1h\".\"pageview\"",
+                    "\"page\" != ''",
                     "1h",
-                    from,
-                    until,
+                    (from, until),
                 ),
                 expected_per_bucket(&views, HOUR_NS),
             ),
             (
                 "page views per page".to_owned(),
-                stored_sums(&influx, "hits", "\"analytics_1h\".\"pageview\"", "page"),
+                stored_sums_where(
+                    &influx,
+                    "hits",
+                    "\"analytics_1h\".\"pageview\"",
+                    "\"page\" != ''",
+                    "page",
+                ),
                 sums_by(&views, |p| p.tag("page")),
+            ),
+            (
+                "page views per device".to_owned(),
+                stored_sums_where(
+                    &influx,
+                    "hits",
+                    "\"analytics_1h\".\"pageview\"",
+                    "\"device\" != ''",
+                    "device",
+                ),
+                sums_by(&views, |p| p.tag("device")),
             ),
             (
                 "visits per page".to_owned(),
@@ -515,16 +640,16 @@ fn the_continuous_queries_roll_up_the_last_hours_by_themselves() {
                 ),
             ),
         ];
-        for measurement in ["notfound", "event"] {
+        for (measurement, key) in [("notfound", "page"), ("event", "name")] {
             checks.push((
                 measurement.to_owned(),
                 stored_sums(
                     &influx,
                     "hits",
                     &format!("\"analytics_1h\".\"{measurement}\""),
-                    "page",
+                    key,
                 ),
-                sums_by(&of(&points, measurement), |p| p.tag("page")),
+                sums_by(&of(&points, measurement), |p| p.tag(key)),
             ));
         }
         checks
