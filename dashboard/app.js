@@ -449,26 +449,31 @@
     var container = $('panels');
     if (!container.firstChild) list.forEach(function (panel) { container.appendChild(panelSection(panel)); });
     status('Loading…');
-    var statements = list.filter(function (panel) { return panel.q; });
-    Promise.all([
-      query(summaryQueries(p)),
-      statements.length ? query(statements.map(function (panel) { return panel.q; }).join('; ')) : Promise.resolve([])
-    ]).then(function (answers) {
+    var failed = [];
+    // One request per panel: InfluxDB answers them side by side, and each panel is drawn as soon
+    // as its answer is in (a long period's slowest query does not hold up the others).
+    var summary = query(summaryQueries(p)).then(function (results) {
       if (mine !== generation) return;
-      var summary = answers[0];
-      renderChart(summary[0], p);
-      renderSummary(summary);
-      var failed = summary.filter(function (r) { return r.error; }).map(function (r) { return r.error; });
-      list.forEach(function (panel) {
-        var section = $(panel.id);
-        var previous = section.panel;
-        panel.sort = previous && previous.sort;
-        section.panel = panel;
-        var result = panel.q ? answers[1][statements.indexOf(panel)] : null;
+      renderChart(results[0], p);
+      renderSummary(results);
+      results.forEach(function (r) { if (r.error) failed.push(r.error); });
+    });
+    var tables = list.map(function (panel) {
+      var section = $(panel.id);
+      var previous = section.panel;
+      panel.sort = previous && previous.sort;
+      section.panel = panel;
+      var answer = panel.q ? query(panel.q) : Promise.resolve([null]);
+      return answer.then(function (results) {
+        if (mine !== generation) return;
+        var result = results[0];
         if (result && result.error) failed.push(result.error);
         panel.data = panel.q ? (panel.points ? countPoints(result) : rows(result, panel.columns)) : [];
         renderTable(section, panel, panel.data);
       });
+    });
+    Promise.all([summary].concat(tables)).then(function () {
+      if (mine !== generation) return;
       var when = new Date().toLocaleTimeString();
       status(failed.length ? 'Some queries failed: ' + failed[0] : 'Updated ' + when + (p.source === 'raw' ? '' : ' (from the ' + p.source + ' roll-up)') +
         (p.filteredRaw ? ' (filtered: read from the raw data, which may take a while)' : ''), failed.length > 0);
