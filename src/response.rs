@@ -45,6 +45,10 @@ pub unsafe fn send_typed(
     if status == 304 {
         // A 304 describes the cached representation: no length of its own, no body.
         req.headers_out.content_length_n = -1;
+    }
+    if body.is_empty() {
+        // Without a body no last buffer would ever be sent: a header-only answer is finished by
+        // its header (nginx does this itself for 204 only).
         req.set_header_only(1);
     }
     if !body.is_empty() {
@@ -57,7 +61,7 @@ pub unsafe fn send_typed(
     }
     // SAFETY: `r` is valid and its headers are set.
     let rc = unsafe { ngx_http_send_header(r) };
-    if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || req.header_only() != 0 || body.is_empty() {
+    if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || req.header_only() != 0 {
         return rc;
     }
     // SAFETY: allocates from the request pool, freed with the request.

@@ -99,11 +99,9 @@ unsafe fn serve(r: *mut ngx_http_request_t) -> ngx_int_t {
             return unsafe { send(r, 404, &[], b"404 Not Found\n") };
         }
         let location = format!("{}/", escaped_path(uri));
-        // A body, as nginx's own redirects have: `send` ends an answer with its body, and a 301
-        // without one was never finished (the client got nothing).
         // SAFETY (caller): a valid request whose response has not been sent; `location` lives
         // until send has copied it into the request pool.
-        return unsafe { send(r, 301, &[("Location", &location)], b"301 Moved Permanently\n") };
+        return unsafe { send(r, 301, &[("Location", &location)], b"") };
     } else {
         // SAFETY (caller): a valid request whose response has not been sent.
         return unsafe { send(r, 404, &[], b"404 Not Found\n") };
