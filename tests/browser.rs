@@ -27,13 +27,6 @@ fn installed(names: &[&'static str], missing: &str) -> &'static str {
         .unwrap_or_else(|| panic!("{missing}"))
 }
 
-fn chromium() -> &'static str {
-    installed(
-        &["chromium", "chromium-browser"],
-        "chromium is required (scripts/install-deps.sh test installs it)",
-    )
-}
-
 fn firefox() -> &'static str {
     installed(
         &["firefox-esr", "firefox"],
@@ -63,18 +56,7 @@ fn browse_in(engine: Engine, url: &str, loopback_names: &[&str]) -> Browser {
     let profile = tempfile::tempdir().unwrap();
     let mut command = match engine {
         Engine::Chromium => {
-            let mut command = Command::new(chromium());
-            command
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ])
-                .arg(format!("--user-data-dir={}", profile.path().display()));
+            let mut command = common::chromium::headless(profile.path());
             if !loopback_names.is_empty() {
                 let rules: Vec<String> = loopback_names
                     .iter()

@@ -17,7 +17,8 @@ pub fn chromium() -> &'static str {
         .expect("chromium is required (scripts/install-deps.sh test installs it)")
 }
 
-fn headless(profile: &Path) -> Command {
+/// Headless Chromium with a private profile, no sandbox and nothing of its own on the network.
+pub fn headless(profile: &Path) -> Command {
     let mut command = Command::new(chromium());
     command
         .args([
@@ -28,14 +29,16 @@ fn headless(profile: &Path) -> Command {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            // The page's own console messages, on stderr.
-            "--enable-logging=stderr",
-            "--v=0",
-            // Virtual time runs only while no fetch is pending: the budget is spent after the
-            // page's queries have answered.
-            "--virtual-time-budget=15000",
         ])
         .arg(format!("--user-data-dir={}", profile.display()));
+    command
+}
+
+/// [`headless`], run once: the page's console on stderr, and virtual time, which runs only while
+/// no fetch is pending, so the budget is spent after the page's queries have answered.
+fn headless_once(profile: &Path) -> Command {
+    let mut command = headless(profile);
+    command.args(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000"]);
     command
 }
 
@@ -48,7 +51,7 @@ pub struct Rendered {
 /// Loads `url`, lets its script run, and returns the DOM and the console messages.
 pub fn render(url: &str) -> Rendered {
     let profile = tempfile::tempdir().unwrap();
-    let out = headless(profile.path())
+    let out = headless_once(profile.path())
         .arg("--dump-dom")
         .arg(url)
         .output()
@@ -69,7 +72,7 @@ pub fn render(url: &str) -> Rendered {
 /// Saves a screenshot of `url` at `width` × `height` CSS pixels.
 pub fn screenshot(url: &str, path: &Path, width: u32, height: u32) {
     let profile = tempfile::tempdir().unwrap();
-    let status = headless(profile.path())
+    let status = headless_once(profile.path())
         .arg(format!("--screenshot={}", path.display()))
         .arg(format!("--window-size={width},{height}"))
         .arg("--hide-scrollbars")
