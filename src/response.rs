@@ -119,6 +119,22 @@ unsafe fn add_header(r: &mut ngx_http_request_t, name: &'static str, value: &str
 /// # Safety
 /// `r` must be a valid request.
 pub unsafe fn request_header<'a>(r: &'a ngx_http_request_t, name: &str) -> Option<&'a str> {
+    // SAFETY (caller): valid request.
+    let [value] = unsafe { request_headers(r, [name]) };
+    value
+}
+
+/// The values of several request headers (the first of each name, if valid UTF-8), found in one
+/// pass over the request's header list.
+///
+/// # Safety
+/// `r` must be a valid request.
+pub unsafe fn request_headers<'a, const N: usize>(
+    r: &'a ngx_http_request_t,
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut values = [None; N];
+    let mut seen = [false; N];
     // SAFETY (caller): the request's header list is valid for its lifetime.
     let mut part = &r.headers_in.headers.part;
     loop {
@@ -129,11 +145,20 @@ pub unsafe fn request_header<'a>(r: &'a ngx_http_request_t, name: &str) -> Optio
             unsafe { std::slice::from_raw_parts(part.elts.cast::<ngx_table_elt_t>(), part.nelts) }
         };
         for h in elts {
-            if h.key.as_bytes().eq_ignore_ascii_case(name.as_bytes()) {
-                return h.value.to_str().ok();
+            for (i, name) in names.iter().enumerate() {
+                if !seen[i] && h.key.as_bytes().eq_ignore_ascii_case(name.as_bytes()) {
+                    seen[i] = true;
+                    values[i] = h.value.to_str().ok();
+                    if seen.iter().all(|&s| s) {
+                        return values;
+                    }
+                }
             }
         }
         // SAFETY: `next` is null or the next valid part.
-        part = unsafe { part.next.as_ref()? };
+        match unsafe { part.next.as_ref() } {
+            Some(next) => part = next,
+            None => return values,
+        }
     }
 }

@@ -7,7 +7,7 @@ use analytics_core::bots::detect_bot;
 use nginx_sys::{ngx_http_complex_value, ngx_http_request_t, ngx_int_t, ngx_str_t, NGX_OK};
 
 use crate::conf::{Merged, SkipConditions};
-use crate::response::request_header;
+use crate::response::request_headers;
 use crate::shared_state::Counter;
 
 /// Why this request must not be recorded, as the counter that counts it; `None` to record it.
@@ -26,7 +26,7 @@ pub unsafe fn skip_reason(r: *mut ngx_http_request_t, conf: &Merged) -> Option<C
     let req = unsafe { &*r };
     if conf.respect_dnt {
         // SAFETY (caller): valid request.
-        let (dnt, gpc) = unsafe { (request_header(req, "DNT"), request_header(req, "Sec-GPC")) };
+        let [dnt, gpc] = unsafe { request_headers(req, ["DNT", "Sec-GPC"]) };
         if dnt.is_some_and(|v| v.trim() == "1") || gpc.is_some_and(|v| v.trim() == "1") {
             return Some(Counter::IgnoredDnt);
         }
