@@ -23,23 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port); influx_port=$(free_port); rpc_port=$(free_port)
+port=$(free_port); influx_port=$(free_port)
 mkdir -p "$dir/logs" "$dir/influx"
-cat > "$dir/influx/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc_port"
-[meta]
-  dir = "$dir/influx/meta"
-[data]
-  dir = "$dir/influx/data"
-  wal-dir = "$dir/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$influx_port"
-  log-enabled = false
-CONF
+scripts/influxdb-config.sh "$dir/influx" "$influx_port" > "$dir/influx/influxdb.conf"
 start_influx() {
     taskset -c 0 influxd -config "$dir/influx/influxdb.conf" >>"$dir/influx/log" 2>&1 &
     influx_pid=$!

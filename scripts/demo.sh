@@ -24,21 +24,7 @@ mkdir -p "$dir/logs"
 influx_pid=
 if command -v influxd >/dev/null; then
     mkdir -p "$dir/influxdb"
-    cat > "$dir/influxdb/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$((influx_port + 1))"
-[meta]
-  dir = "$dir/influxdb/meta"
-[data]
-  dir = "$dir/influxdb/data"
-  wal-dir = "$dir/influxdb/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$influx_port"
-  log-enabled = false
-CONF
+    scripts/influxdb-config.sh "$dir/influxdb" "$influx_port" > "$dir/influxdb/influxdb.conf"
     influxd -config "$dir/influxdb/influxdb.conf" > "$dir/logs/influxd.log" 2>&1 &
     influx_pid=$!
     for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$influx_port/ping" && break; sleep 0.1; done
