@@ -73,7 +73,10 @@ impl EmbeddedFile {
         let chosen = if gzip { &self.gzipped } else { &self.plain };
         let mut all: [Header; MAX_EXTRA_HEADERS + 3] = [("", ""); MAX_EXTRA_HEADERS + 3];
         // Callers pass constant lists (the agent 1, the dashboard 5): a longer one is a bug here.
-        debug_assert!(headers.len() <= MAX_EXTRA_HEADERS, "too many headers for an embedded file");
+        debug_assert!(
+            headers.len() <= MAX_EXTRA_HEADERS,
+            "too many headers for an embedded file"
+        );
         let extra = headers.len().min(MAX_EXTRA_HEADERS);
         all[..extra].copy_from_slice(&headers[..extra]);
         all[extra] = ("Vary", "Accept-Encoding");
