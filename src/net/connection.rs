@@ -7,7 +7,7 @@ use std::ptr::{self, NonNull};
 use nginx_sys::{
     ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_event_connect_peer,
     ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t, ngx_handle_read_event, ngx_handle_write_event,
-    ngx_log_t, ngx_peer_connection_t, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6,
+    ngx_log_t, ngx_peer_connection_t, ngx_ssl_shutdown, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6,
     sockaddr_storage, socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
 };
 
@@ -97,7 +97,8 @@ impl Connection {
         Ok((Connection { c }, rc == NGX_OK as isize))
     }
 
-    fn raw(&self) -> *mut ngx_connection_t {
+    /// For the TLS layer, which works on the connection as nginx's own modules do.
+    pub(super) fn raw(&self) -> *mut ngx_connection_t {
         self.c.as_ptr()
     }
 
@@ -170,10 +171,33 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // SAFETY: the connection is live and ours; nginx removes its events, timers and posted
-        // events, so no handler of it runs afterwards.
-        unsafe { ngx_close_connection(self.raw()) };
+        let c = self.raw();
+        // SAFETY: the connection is live and ours. A TLS connection says goodbye (close_notify)
+        // without waiting for the peer's; if even that must wait for the socket, nginx finishes
+        // it on its own and then calls `close_after_shutdown`. Its session callback is cleared
+        // first: the sink that set it may be gone by then.
+        unsafe {
+            let ssl = (*c).ssl;
+            if !ssl.is_null() {
+                (*ssl).save_session = None;
+                (*ssl).set_no_wait_shutdown(1);
+                if ngx_ssl_shutdown(c) == NGX_AGAIN as isize {
+                    (*ssl).handler = Some(close_after_shutdown);
+                    return;
+                }
+            }
+        }
+        // SAFETY: as above; nginx removes its events, timers and posted events, so no handler of
+        // it runs afterwards.
+        unsafe { ngx_close_connection(c) };
     }
+}
+
+/// Closes a TLS connection once nginx has finished its shutdown.
+unsafe extern "C" fn close_after_shutdown(c: *mut ngx_connection_t) {
+    // SAFETY: nginx calls this once, with the connection whose shutdown is over; nobody else
+    // holds it any more.
+    unsafe { ngx_close_connection(c) };
 }
 
 fn write_sockaddr(addr: &SocketAddr, out: &mut sockaddr_storage) -> socklen_t {

@@ -1,3 +1,4 @@
 //! Outbound connections on nginx's event loop.
 
 pub mod connection;
+pub mod tls;
