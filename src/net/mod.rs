@@ -2,3 +2,4 @@
 
 pub mod connection;
 pub mod tls;
+pub mod tls_blocking;

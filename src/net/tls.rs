@@ -106,6 +106,43 @@ impl TlsTarget {
     }
 }
 
+impl TlsTarget {
+    /// The SNI name: none for an address (RFC 6066).
+    pub(super) fn server_name(&self) -> Option<CString> {
+        if self.name.parse::<IpAddr>().is_ok() {
+            None
+        } else {
+            CString::new(self.name.as_str()).ok()
+        }
+    }
+
+    /// The `SSL_CTX` made for this sink.
+    pub(super) fn ssl_ctx(&self) -> *mut nginx_sys::SSL_CTX {
+        // SAFETY: the context lives as long as the configuration that holds this target.
+        unsafe { (*self.ssl.as_ptr()).ctx }
+    }
+
+    /// The name to verify, when the certificate is verified.
+    pub(super) fn verified_name(&self) -> Option<&str> {
+        self.verify.then_some(self.name.as_str())
+    }
+}
+
+/// Sends `name` as the SNI name of `ssl` (`SSL_set_tlsext_host_name`, a macro over `SSL_ctrl`).
+pub(super) fn set_server_name(ssl: *mut SSL, name: Option<&CString>) {
+    if let Some(name) = name {
+        // SAFETY: `ssl` is a live TLS connection not yet handshaked; OpenSSL copies the name.
+        unsafe {
+            SSL_ctrl(
+                ssl,
+                SSL_CTRL_SET_TLSEXT_HOSTNAME as i32,
+                TLSEXT_NAMETYPE_host_name as c_long,
+                name.as_ptr().cast_mut().cast::<c_void>(),
+            )
+        };
+    }
+}
+
 /// A copy of `text` in the configuration's pool, NUL-terminated as nginx's file loaders expect.
 ///
 /// # Safety
@@ -156,21 +193,15 @@ pub enum Handshake {
 /// The TLS side of one sink's connections.
 pub struct TlsClient {
     target: TlsTarget,
-    /// The SNI name: none for an address (RFC 6066).
     server_name: Option<CString>,
     slot: Box<ClientSlot>,
 }
 
 impl TlsClient {
     pub fn new(target: &TlsTarget) -> TlsClient {
-        let server_name = if target.name.parse::<IpAddr>().is_ok() {
-            None
-        } else {
-            CString::new(target.name.as_str()).ok()
-        };
         TlsClient {
             target: target.clone(),
-            server_name,
+            server_name: target.server_name(),
             slot: Box::new(ClientSlot {
                 session: ptr::null_mut(),
                 event_handler: None,
@@ -195,15 +226,7 @@ impl TlsClient {
                 {
                     return Handshake::Failed("cannot start TLS".to_owned());
                 }
-                let ssl = (*(*c).ssl).connection;
-                if let Some(name) = &self.server_name {
-                    SSL_ctrl(
-                        ssl,
-                        SSL_CTRL_SET_TLSEXT_HOSTNAME as i32,
-                        TLSEXT_NAMETYPE_host_name as c_long,
-                        name.as_ptr().cast_mut().cast::<c_void>(),
-                    );
-                }
+                set_server_name((*(*c).ssl).connection, self.server_name.as_ref());
                 if ngx_ssl_set_session(c, self.slot.session) != NGX_OK as isize {
                     return Handshake::Failed("cannot resume the TLS session".to_owned());
                 }
@@ -231,15 +254,15 @@ impl TlsClient {
 
     /// The checks of `proxy_ssl_verify on`: the chain, then the name.
     fn check_peer(&self, ssl: *mut SSL) -> Result<(), String> {
-        if !self.target.verify {
-            return Ok(());
+        match self.target.verified_name() {
+            Some(name) => check_peer(ssl, name),
+            None => Ok(()),
         }
-        check_peer(ssl, &self.target.name)
     }
 }
 
 /// Whether the verified chain of `ssl` is trusted and its certificate names `name`.
-fn check_peer(ssl: *mut SSL, name: &str) -> Result<(), String> {
+pub(super) fn check_peer(ssl: *mut SSL, name: &str) -> Result<(), String> {
     // SAFETY: `ssl` is a live, handshaked TLS connection; the error string is static.
     let rc = unsafe { SSL_get_verify_result(ssl) };
     if rc != X509_V_OK as c_long {

@@ -513,7 +513,7 @@ impl HttpSink {
         self.retry.clear();
         self.state = State::Idle;
         let target = self.target.clone();
-        let mut attempt = LastAttempt::new(&target, budget);
+        let mut attempt = LastAttempt::new(&target, budget, self.log);
         loop {
             if self.queue.is_empty() {
                 if pending.is_empty() {
