@@ -211,6 +211,9 @@ impl TlsClient {
 
     /// Starts or continues the handshake on a connected `conn`.
     pub fn handshake(&mut self, conn: &mut Connection) -> Handshake {
+        if conn.pool().is_err() {
+            return Handshake::Failed("out of memory for TLS".to_owned());
+        }
         let c = conn.raw();
         // SAFETY: `c` is a live connection owned by `conn`; nginx's TLS functions are called on
         // it as its HTTP upstream does. `slot` is boxed and outlives the connection's use of it:

@@ -1,7 +1,6 @@
 //! A real InfluxDB 1.x (Debian's `influxd`), started from a private configuration on free loopback
 //! ports, with a UDP listener feeding one database.
 
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
