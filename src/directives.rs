@@ -33,8 +33,8 @@ use crate::conf::{
 };
 use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
-use crate::sink::file::FileTarget;
 use crate::net::tls::{TlsSettings, TlsTarget, SYSTEM_CA_BUNDLE};
+use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
 use crate::AnalyticsModule;
 

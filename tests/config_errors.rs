@@ -125,7 +125,10 @@ fn bad_sinks_are_refused() {
             "http://127.0.0.1:8086/write?db=a tls_ca=/etc/ssl/certs/ca-certificates.crt",
             "\"tls_ca=\" is for https:// sinks",
         ),
-        ("udp://127.0.0.1:8089 tls_verify=off", "\"tls_verify=\" is for https:// sinks"),
+        (
+            "udp://127.0.0.1:8089 tls_verify=off",
+            "\"tls_verify=\" is for https:// sinks",
+        ),
         (
             "https://127.0.0.1/write?db=a tls_ca=/nonexistent/ca.pem",
             "cannot load the trusted CAs of \"tls_ca=/nonexistent/ca.pem\"",
@@ -138,7 +141,10 @@ fn bad_sinks_are_refused() {
             "https://127.0.0.1/write?db=a tls_cert=/nonexistent/c.pem tls_key=/nonexistent/k.pem",
             "cannot use \"tls_cert=/nonexistent/c.pem\"",
         ),
-        ("https://127.0.0.1/write?db=a tls_verify=maybe", "invalid \"tls_verify=maybe\""),
+        (
+            "https://127.0.0.1/write?db=a tls_verify=maybe",
+            "invalid \"tls_verify=maybe\"",
+        ),
         (
             "http://127.0.0.1:8086/write?db=a exit_timeout=2h",
             "invalid \"exit_timeout=2h\"",

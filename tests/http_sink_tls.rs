@@ -12,7 +12,8 @@ use common::load::post_concurrently;
 use common::pki::{Pair, Pki};
 use common::*;
 
-const BEACON: &str = r#"{"page":"/over-https","domain":"example.com","platform":"Linux x86_64","load_ms":12}"#;
+const BEACON: &str =
+    r#"{"page":"/over-https","domain":"example.com","platform":"Linux x86_64","load_ms":12}"#;
 const SUM: &str = "SELECT sum(hits) FROM pageview";
 const TOKEN: &str = "s3cr3t-tls-t0ken";
 
@@ -52,13 +53,16 @@ fn wait_for_counter(nginx: &Nginx, counter: &str, at_least: u64, within: Duratio
 
 /// Error-level lines of the log that contain `text`.
 fn errors_with(log: &str, text: &str) -> usize {
-    log.lines().filter(|l| l.contains("[error]") && l.contains(text)).count()
+    log.lines()
+        .filter(|l| l.contains("[error]") && l.contains(text))
+        .count()
 }
 
 /// `accepted` against `lines_written` and every `dropped_*`.
 fn assert_accounted(status: &serde_json::Value) {
     let n = |name: &str| status[name].as_u64().unwrap();
-    let dropped = n("dropped_buffer_full") + n("dropped_sink_error") + n("dropped_refused") + n("dropped_at_exit");
+    let dropped =
+        n("dropped_buffer_full") + n("dropped_sink_error") + n("dropped_refused") + n("dropped_at_exit");
     assert_eq!(
         n("accepted"),
         n("lines_written") + dropped,
@@ -173,7 +177,10 @@ fn certificate_failures_are_refused_logged_once_counted_and_delivery_resumes_whe
     let mut failed = 0;
     for (pair, reason) in [
         (None, "TLS certificate verify error: (10:certificate has expired)"),
-        (Some(&wrong_name), "the TLS certificate does not match \"localhost\""),
+        (
+            Some(&wrong_name),
+            "the TLS certificate does not match \"localhost\"",
+        ),
         (
             Some(&untrusted),
             "TLS certificate verify error: (21:unable to verify the first certificate)",
@@ -190,7 +197,11 @@ fn certificate_failures_are_refused_logged_once_counted_and_delivery_resumes_whe
         assert_eq!(errors_with(&log, reason), 1, "{reason}\n{log}");
         assert_eq!(nginx.status()["lines_written"], 0);
     }
-    assert_eq!(influx.scalar(SUM), None, "nothing stored while the certificate is refused");
+    assert_eq!(
+        influx.scalar(SUM),
+        None,
+        "nothing stored while the certificate is refused"
+    );
     // The upstream is fixed: the lines held meanwhile are delivered.
     serve(&mut influx, &served, &good);
     assert_eq!(
@@ -225,7 +236,12 @@ fn a_wrong_ca_is_refused_until_a_reload_trusts_the_right_one() {
     }
     wait_for_counter(&nginx, "batches_failed", 2, Duration::from_secs(20));
     let reason = "TLS certificate verify error: (21:unable to verify the first certificate)";
-    assert_eq!(errors_with(&nginx.error_log(), reason), 1, "{}", nginx.error_log());
+    assert_eq!(
+        errors_with(&nginx.error_log(), reason),
+        1,
+        "{}",
+        nginx.error_log()
+    );
     assert_eq!(nginx.status()["lines_written"], 0);
     // The configuration is fixed and reloaded: new beacons are stored; the old worker's ten, which
     // its configuration cannot deliver, are counted when it exits.

@@ -185,7 +185,9 @@ mod tests {
         );
         assert_eq!(a.to_string(), "https://influx.example.com:443/api/v2/write");
         assert_eq!(
-            SinkAddress::parse("https://[::1]:8443/write?db=x").unwrap().to_string(),
+            SinkAddress::parse("https://[::1]:8443/write?db=x")
+                .unwrap()
+                .to_string(),
             "https://[::1]:8443/write"
         );
     }

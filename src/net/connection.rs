@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::ptr::{self, NonNull};
 
 use nginx_sys::{
-    ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_event_connect_peer,
-    ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t, ngx_handle_read_event, ngx_handle_write_event,
-    ngx_log_t, ngx_peer_connection_t, ngx_ssl_shutdown, ngx_create_pool, ngx_destroy_pool, ngx_pool_t, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6,
-    sockaddr_storage, socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
+    ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_create_pool,
+    ngx_destroy_pool, ngx_event_connect_peer, ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t,
+    ngx_handle_read_event, ngx_handle_write_event, ngx_log_t, ngx_peer_connection_t, ngx_pool_t,
+    ngx_ssl_shutdown, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage,
+    socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
 };
 
 /// The first block of a connection's pool (that of nginx's HTTP upstream connections).

@@ -13,10 +13,10 @@ use nginx_sys::{
     ngx_conf_t, ngx_connection_t, ngx_event_handler_pt, ngx_pcalloc, ngx_pnalloc, ngx_pool_cleanup_add,
     ngx_ssl_certificate, ngx_ssl_cleanup_ctx, ngx_ssl_client_session_cache, ngx_ssl_create,
     ngx_ssl_create_connection, ngx_ssl_get_session, ngx_ssl_handshake, ngx_ssl_set_session, ngx_ssl_t,
-    ngx_ssl_trusted_certificate, ngx_str_t, SSL_ctrl, SSL_get1_peer_certificate, SSL_get_verify_result,
-    X509_check_host, X509_check_ip_asc, X509_free, X509_verify_cert_error_string, NGX_AGAIN, NGX_OK,
-    NGX_SSL_BUFFER, NGX_SSL_CLIENT, NGX_SSL_TLSv1_2, NGX_SSL_TLSv1_3, SSL, SSL_CTRL_SET_TLSEXT_HOSTNAME,
-    SSL_SESSION, SSL_SESSION_free, TLSEXT_NAMETYPE_host_name, X509_V_OK,
+    ngx_ssl_trusted_certificate, ngx_str_t, NGX_SSL_TLSv1_2, NGX_SSL_TLSv1_3, SSL_SESSION_free, SSL_ctrl,
+    SSL_get1_peer_certificate, SSL_get_verify_result, TLSEXT_NAMETYPE_host_name, X509_check_host,
+    X509_check_ip_asc, X509_free, X509_verify_cert_error_string, NGX_AGAIN, NGX_OK, NGX_SSL_BUFFER,
+    NGX_SSL_CLIENT, SSL, SSL_CTRL_SET_TLSEXT_HOSTNAME, SSL_SESSION, X509_V_OK,
 };
 
 use super::connection::Connection;
@@ -90,7 +90,10 @@ impl TlsTarget {
             if settings.verify {
                 let mut ca = pool_str(cf, &settings.ca)?;
                 if ngx_ssl_trusted_certificate(cf, ssl.as_ptr(), &mut ca, VERIFY_DEPTH) != NGX_OK as isize {
-                    return Err(format!("cannot load the trusted CAs of \"tls_ca={}\"", settings.ca));
+                    return Err(format!(
+                        "cannot load the trusted CAs of \"tls_ca={}\"",
+                        settings.ca
+                    ));
                 }
             }
             // Sessions are kept by the sink (see `SavedSession`), not in an SSL_CTX cache.
@@ -156,7 +159,10 @@ unsafe fn pool_str(cf: *mut ngx_conf_t, text: &str) -> Result<ngx_str_t, String>
         }
         ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
         *data.add(text.len()) = 0;
-        Ok(ngx_str_t { len: text.len(), data })
+        Ok(ngx_str_t {
+            len: text.len(),
+            data,
+        })
     }
 }
 
@@ -286,7 +292,13 @@ pub(super) fn check_peer(ssl: *mut SSL, name: &str) -> Result<(), String> {
         (Ok(_), Ok(ip)) => unsafe { X509_check_ip_asc(cert, ip.as_ptr(), 0) == 1 },
         // SAFETY: as above; the length is the name's.
         (Err(_), Ok(_)) => unsafe {
-            X509_check_host(cert, name.as_ptr().cast::<c_char>(), name.len(), 0, ptr::null_mut()) == 1
+            X509_check_host(
+                cert,
+                name.as_ptr().cast::<c_char>(),
+                name.len(),
+                0,
+                ptr::null_mut(),
+            ) == 1
         },
         (_, Err(_)) => false,
     };

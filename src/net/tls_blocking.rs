@@ -35,7 +35,11 @@ pub struct BlockingTls {
 
 impl BlockingTls {
     /// Handshakes over `stream` (whose timeouts bound it) and checks the certificate.
-    pub fn connect(target: &TlsTarget, stream: TcpStream, log: *mut ngx_log_t) -> Result<BlockingTls, String> {
+    pub fn connect(
+        target: &TlsTarget,
+        stream: TcpStream,
+        log: *mut ngx_log_t,
+    ) -> Result<BlockingTls, String> {
         // SAFETY: the SSL_CTX lives as long as the configuration; SSL_new gives a new session that
         // BlockingTls frees when dropped.
         let ssl = NonNull::new(unsafe { SSL_new(target.ssl_ctx()) }).ok_or("SSL_new() failed")?;
@@ -95,7 +99,9 @@ impl BlockingTls {
         // SAFETY: `ssl` is live; `n` is what the last call on it returned.
         let code = unsafe { SSL_get_error(self.ssl.as_ptr(), n) } as u32;
         match code {
-            SSL_ERROR_WANT_READ | SSL_ERROR_WANT_WRITE => io::Error::new(io::ErrorKind::TimedOut, "timed out"),
+            SSL_ERROR_WANT_READ | SSL_ERROR_WANT_WRITE => {
+                io::Error::new(io::ErrorKind::TimedOut, "timed out")
+            }
             SSL_ERROR_ZERO_RETURN => io::Error::new(io::ErrorKind::UnexpectedEof, "closed"),
             SSL_ERROR_SYSCALL if os.raw_os_error().is_some_and(|e| e != 0) => os,
             _ => io::Error::other(ssl_errors()),

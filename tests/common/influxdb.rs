@@ -182,7 +182,9 @@ bind-address = "127.0.0.1:{rpc_port}"
             let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
             return match code.trim().parse() {
                 Ok(status) if status != 0 => Ok((status, body.to_owned())),
-                _ => Err(std::io::Error::other(String::from_utf8_lossy(&out.stderr).to_string())),
+                _ => Err(std::io::Error::other(
+                    String::from_utf8_lossy(&out.stderr).to_string(),
+                )),
             };
         }
         let r = super::try_http(self.http_port, "GET", path_and_query, &[], b"")?;

@@ -75,7 +75,11 @@ impl Pki {
             d.join(format!("{file}.csr")),
             d.join(format!("{file}.ext")),
         );
-        std::fs::write(&ext, format!("subjectAltName={names}\nextendedKeyUsage={usage}\n")).unwrap();
+        std::fs::write(
+            &ext,
+            format!("subjectAltName={names}\nextendedKeyUsage={usage}\n"),
+        )
+        .unwrap();
         openssl(&[
             "req",
             "-new",
