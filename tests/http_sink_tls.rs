@@ -218,6 +218,33 @@ fn certificate_failures_are_refused_logged_once_counted_and_delivery_resumes_whe
 }
 
 #[test]
+fn a_failed_handshake_is_logged_with_its_reason_counted_and_retried() {
+    // An upstream that speaks plain HTTP where TLS is expected.
+    let influx = InfluxDb::start("analytics");
+    let pki = Pki::new("Analytics Test CA");
+    let nginx = Nginx::start_with(
+        &body(&format!(
+            "https://127.0.0.1:{}/write?db=analytics tls_ca={} flush=50ms",
+            influx.http_port,
+            path(&pki.ca)
+        )),
+        1,
+    );
+    for _ in 0..5 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    wait_for_counter(&nginx, "batches_failed", 2, Duration::from_secs(20));
+    let log = nginx.error_log();
+    assert!(
+        errors_with(&log, "SSL_do_handshake() failed") >= 1 && log.contains("wrong version number"),
+        "{log}"
+    );
+    let status = nginx.status();
+    assert_eq!(status["lines_written"], 0, "{status}");
+    assert_eq!(influx.scalar(SUM), None);
+}
+
+#[test]
 fn a_wrong_ca_is_refused_until_a_reload_trusts_the_right_one() {
     let pki = Pki::new("Analytics Test CA");
     let other = Pki::new("Some Other CA");
