@@ -96,7 +96,8 @@ impl TlsTarget {
                     ));
                 }
             }
-            // Sessions are kept by the sink (see `SavedSession`), not in an SSL_CTX cache.
+            // Each new session is handed to `save_session` (kept in the sink's `ClientSlot`), not kept
+            // in a cache of the SSL_CTX.
             if ngx_ssl_client_session_cache(cf, ssl.as_ptr(), 1) != NGX_OK as isize {
                 return Err("cannot enable TLS session reuse".to_owned());
             }
@@ -107,9 +108,7 @@ impl TlsTarget {
             })
         }
     }
-}
 
-impl TlsTarget {
     /// The SNI name: none for an address (RFC 6066).
     pub(super) fn server_name(&self) -> Option<CString> {
         if self.name.parse::<IpAddr>().is_ok() {
