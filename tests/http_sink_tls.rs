@@ -102,9 +102,10 @@ fn a_quit_right_after_a_burst_stores_every_answered_beacon_over_https() {
     let server = pki.server("server", "DNS:localhost,IP:127.0.0.1", 2);
     let influx = InfluxDb::start_tls("analytics", &server.cert, &server.key);
     // flush=5s: the lines are still in the workers when the quit comes.
+    // By address: the certificate's IP address is what is verified.
     let mut nginx = https_nginx(&format!(
-        "{} tls_ca={} flush=5s batch=100",
-        influx.https_write_url(),
+        "https://127.0.0.1:{}/write?db=analytics tls_ca={} flush=5s batch=100",
+        influx.http_port,
         path(&pki.ca)
     ));
     let answered = post_concurrently(nginx.port, 4, 250, BEACON);
@@ -116,6 +117,29 @@ fn a_quit_right_after_a_burst_stores_every_answered_beacon_over_https() {
         "{}",
         nginx.error_log()
     );
+}
+
+#[test]
+fn tls_name_is_the_name_verified_and_sent() {
+    let pki = Pki::new("Analytics Test CA");
+    // A certificate for a name only, reached by address.
+    let server = pki.server("server", "DNS:influx.example.com", 2);
+    let influx = InfluxDb::start_tls("analytics", &server.cert, &server.key);
+    let nginx = https_nginx(&format!(
+        "https://127.0.0.1:{}/write?db=analytics tls_ca={} tls_name=influx.example.com flush=50ms",
+        influx.http_port,
+        path(&pki.ca)
+    ));
+    for _ in 0..10 {
+        assert_eq!(nginx.beacon(BEACON).status, 204);
+    }
+    assert_eq!(
+        influx.wait_for_scalar(SUM, 10, Duration::from_secs(20)),
+        Some(10),
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(nginx.status()["batches_failed"], 0);
 }
 
 #[test]
