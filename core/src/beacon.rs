@@ -38,10 +38,6 @@ pub enum BeaconKind<'a> {
     Engagement { engaged_ms: u32 },
 }
 
-/// The event names of the script's own events ([`BeaconKind::Outbound`], [`BeaconKind::Download`],
-/// [`BeaconKind::Engagement`]), which a custom event may not take: its lines would mix with theirs.
-pub const RESERVED_EVENT_NAMES: [&str; 3] = ["outbound", "download", "engagement"];
-
 /// Longest event name accepted.
 pub const MAX_EVENT_NAME_LEN: usize = 64;
 
@@ -268,12 +264,6 @@ fn beacon_kind<'a>(
                 return Err(BeaconError::Invalid {
                     field: "name",
                     reason: "must be 1 to 64 letters, digits or -_.:/",
-                });
-            }
-            if RESERVED_EVENT_NAMES.contains(&&*name) {
-                return Err(BeaconError::Invalid {
-                    field: "name",
-                    reason: "is reserved for the script's outbound, download and engagement events",
                 });
             }
             Ok(BeaconKind::Event { name })
@@ -685,17 +675,6 @@ mod tests {
             ),
         ] {
             assert_eq!(parse(body).unwrap_err().kind(), kind, "{body}");
-        }
-    }
-
-    #[test]
-    fn custom_events_may_not_take_the_names_of_the_script_s_own() {
-        for name in RESERVED_EVENT_NAMES {
-            let body = format!(r#"{{"d":"a","g":"/","t":"event","n":"{name}"}}"#);
-            assert!(
-                matches!(parse(&body), Err(BeaconError::Invalid { field: "name", .. })),
-                "{body}"
-            );
         }
     }
 
