@@ -78,8 +78,8 @@
       } catch (e) {}
     };
 
-    var pageView = function (type, loadMs, referrer) {
-      var pages;
+    // `pages` is a parameter only because that minifies smaller than a `var`.
+    var pageView = function (type, loadMs, referrer, pages) {
       try {
         // -~x: the stored count plus one, and 1 when nothing (or garbage) is stored.
         sessionStorage.analytics_pages = pages = -~sessionStorage.analytics_pages;
@@ -165,9 +165,11 @@
     // The load time is when the load event reaches the script (milliseconds since the navigation
     // started); unknown when the script arrives after it. The page view waits for the other load
     // listeners, where routers start, so that it records the page the load ends on.
+    // A null type is a page view (the module reads JSON null as "not sent").
     var start = function (event) {
-      setTimeout(pageView, 0, 'notfound' in options ? 'notfound' : undefined, event && performance.now(), d.referrer);
+      setTimeout(pageView, 0, 'notfound' in options ? 'notfound' : null, event && performance.now(), d.referrer);
     };
+    // Of "loading", "interactive" and "complete", only "complete" sorts before "d".
     d.readyState < 'd' ? start() : addEventListener('load', start);
   } catch (e) {}
 })(document, navigator);
