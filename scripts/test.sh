@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
-# terser, to check that the shipped agent/analytics.min.js is the minified agent/analytics.js.
+# terser, to check that the shipped agent/analytics*.min.js are the minified agent/analytics.js.
 npm ci --prefix agent --no-audit --no-fund --loglevel=error
 
 cargo fmt --all -- --check

@@ -7,6 +7,7 @@ use std::ffi::{c_char, c_void};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::ptr;
 
+use analytics_core::agent_features::AgentFeatures;
 use analytics_core::beacon::valid_event_name;
 use analytics_core::budget::BudgetConfig;
 use analytics_core::dashboard::DashboardSettings;
@@ -18,9 +19,9 @@ use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
     ngx_http_complex_value_t, ngx_int_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time,
-    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
-    NGX_LOG_EMERG, NGX_LOG_WARN, NGX_OK,
+    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
+    NGX_HTTP_SRV_CONF, NGX_LOG_EMERG, NGX_LOG_WARN, NGX_OK,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
@@ -111,7 +112,7 @@ pub static mut COMMANDS: [ngx_command_t; 21] = [
     ),
     directive(
         ngx_string!("analytics_agent"),
-        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1,
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE12,
         set_agent,
         LOC,
     ),
@@ -519,15 +520,28 @@ extern "C" fn set_agent(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mu
     }
     // SAFETY: called by nginx while parsing a directive.
     let args = unsafe { arguments(cf) };
-    let beacon_url = match args.first().map(text) {
-        None => None,
-        Some(Ok(arg)) => match arg.strip_prefix("beacon=") {
-            Some(url) => Some(url),
-            None => return fail(cf, &format!("\"analytics_agent\": unknown parameter \"{arg}\"")),
-        },
-        Some(Err(e)) => return fail(cf, &format!("\"analytics_agent\": {e}")),
-    };
-    match AgentScript::new(beacon_url) {
+    let mut beacon_url = None;
+    let mut features = None;
+    for arg in args {
+        let arg = match text(arg) {
+            Ok(arg) => arg,
+            Err(e) => return fail(cf, &format!("\"analytics_agent\": {e}")),
+        };
+        let repeated = if let Some(url) = arg.strip_prefix("beacon=") {
+            beacon_url.replace(url).is_some()
+        } else if let Some(list) = arg.strip_prefix("features=") {
+            match AgentFeatures::parse(list) {
+                Ok(parsed) => features.replace(parsed).is_some(),
+                Err(e) => return fail(cf, &format!("\"analytics_agent\": {e}")),
+            }
+        } else {
+            return fail(cf, &format!("\"analytics_agent\": unknown parameter \"{arg}\""));
+        };
+        if repeated {
+            return fail(cf, &format!("\"analytics_agent\": duplicate parameter \"{arg}\""));
+        }
+    }
+    match AgentScript::new(beacon_url, features.unwrap_or_default()) {
         Ok(script) => lcf.agent = Some(script),
         Err(e) => return fail(cf, &format!("\"analytics_agent\": {e}")),
     }

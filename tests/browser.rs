@@ -1,8 +1,9 @@
 //! The browser script in real browsers (headless Chromium, and Firefox ESR for the counting
 //! rules), served by the module from a real nginx: what arrives at a UDP listener for page loads,
 //! navigations, single-page-app route changes and the start-up patterns of routers, events and
-//! not-found pages, which query parameters leave the browser, which hosts count as local, and
-//! that nothing arrives when the visitor opts out.
+//! not-found pages, which query parameters leave the browser, which hosts count as local, that
+//! nothing arrives when the visitor opts out, and the optional outbound-link, download and
+//! engagement events, sent only by the scripts that have them.
 
 mod common;
 
@@ -134,10 +135,23 @@ fn router_page(www: &Path, name: &str, attributes: &str, before_load: &str, afte
 }
 
 fn page_with(www: &Path, name: &str, setup: &str, attributes: &str, before_load: &str, after: &str) {
+    page_from(www, name, "/a.js", setup, attributes, before_load, after);
+}
+
+/// [`page_with`] with the script served from `script`.
+fn page_from(
+    www: &Path,
+    name: &str,
+    script: &str,
+    setup: &str,
+    attributes: &str,
+    before_load: &str,
+    after: &str,
+) {
     let html = format!(
         r#"<!doctype html><html><head><meta charset="utf-8"><title>{name}</title>
 <script>{setup}</script>
-<script defer src="/a.js" {attributes}></script>
+<script defer src="{script}" {attributes}></script>
 <script>addEventListener("DOMContentLoaded", function () {{ {before_load} }});
 addEventListener("load", function () {{ setTimeout(function () {{ {after} }}, 300); }});</script>
 </head><body>{name}</body></html>"#
@@ -162,6 +176,7 @@ fn site_for(udp: &UdpCollector, domains: &str, beacon_options: &str) -> Nginx {
         listen 127.0.0.1:{{port}};
         root {{dir}}/www;
         location = /a.js {{ analytics_agent; }}
+        location = /all.js {{ analytics_agent features=outbound,downloads,engagement; }}
         # Headless Chromium says so in its User-Agent: the script tests let it count.
         location = /ping {{ analytics_beacon; analytics_domains {domains}; {beacon_options} }}
         location = /status {{ analytics_status; }}
@@ -182,10 +197,21 @@ fn series_and_fields(line: &str) -> String {
     format!("{series} {fields}")
 }
 
-/// Removes the values that depend on the machine (platform, time zone, load time).
+/// Removes the values that depend on the machine (time zone, load time, visible time), and the
+/// platform and device class, which the module takes from the request headers (the script sends
+/// neither).
 fn generic(line: &str) -> String {
     let mut out = series_and_fields(line);
-    for key in [",platform=", ",tz=", ",load_ms="] {
+    for key in [",device=", ",platform="] {
+        if let Some(start) = out.find(key) {
+            let bytes = out.as_bytes();
+            let end = (start + 1..bytes.len())
+                .find(|&i| matches!(bytes[i], b',' | b' ') && bytes[i - 1] != b'\\')
+                .unwrap_or(out.len());
+            out.replace_range(start..end, "");
+        }
+    }
+    for key in [",tz=", ",load_ms=", ",engaged_ms="] {
         if let Some(start) = out.find(key) {
             // The value ends at the next separator that is not escaped (`Linux\ x86_64`).
             let bytes = out.as_bytes();
@@ -228,12 +254,12 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     assert_eq!(
         got,
         [
-            "pageview,device=desktop,domain=localhost,page=/a.html,platform=*,referrer_domain=start.localhost,tz=*,\
+            "pageview,domain=localhost,page=/a.html,referrer_domain=start.localhost,tz=*,\
              utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://start.localhost/\"",
-            "pageview,device=desktop,domain=localhost,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
-            "pageview,device=desktop,domain=localhost,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
+            "pageview,domain=localhost,page=/b.html,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,domain=localhost,page=/b/route,tz=* hits=1i,session_pages=3i",
             "event,domain=localhost,name=video-play,page=/b/route hits=1i",
-            "notfound,device=desktop,domain=localhost,page=/missing.html,platform=*,tz=* \
+            "notfound,domain=localhost,page=/missing.html,tz=* \
              hits=1i,load_ms=*,session_pages=4i",
         ],
         "{}",
@@ -241,7 +267,6 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     );
     // The values hidden above are real measurements of this browser.
     let first = series_and_fields(&lines[0]);
-    assert!(first.contains(",platform=Linux,"), "{first}");
     let load_ms: u64 = first
         .split("load_ms=")
         .nth(1)
@@ -367,9 +392,7 @@ fn in_session_order(lines: &[String]) -> Vec<String> {
 
 fn view(page: &str, loaded: bool, pages: u32) -> String {
     let load = if loaded { ",load_ms=*" } else { "" };
-    format!(
-        "pageview,device=desktop,domain=localhost,page={page},platform=*,tz=* hits=1i{load},session_pages={pages}i"
-    )
+    format!("pageview,domain=localhost,page={page},tz=* hits=1i{load},session_pages={pages}i")
 }
 
 /// What routers do at start-up (before the load event, or after it when the app starts late) is
@@ -510,16 +533,20 @@ fn only_campaign_parameters_leave_the_browser(engine: Engine) {
     drop(browser);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let line = parse_line(&lines[0]);
-    let mut tags: Vec<String> = line.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Platform and device come from the request headers, not from the script.
+    let mut tags: Vec<String> = line
+        .tags
+        .iter()
+        .filter(|(k, _)| k != "platform" && k != "device")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     tags.sort();
     let tz = format!("tz={}", line.tag("tz").unwrap());
     assert_eq!(
         tags,
         [
-            "device=desktop",
             "domain=localhost",
             "page=/landing.html",
-            "platform=Linux",
             "ref=partner",
             &tz,
             "utm_campaign=spring",
@@ -598,4 +625,90 @@ fn only_local_host_names_count_as_local_in_chromium() {
 #[test]
 fn only_local_host_names_count_as_local_in_firefox() {
     only_local_host_names_count_as_local(Engine::Firefox);
+}
+
+/// A page that clicks a link to a file, one to another site and one within the site (each
+/// navigation held back by the page, as a site's own handler might), then is hidden
+/// (`visibilitychange`), shown and hidden again, then leaves for `next` (`pagehide`).
+fn clicking_page(www: &Path, name: &str, script: &str, next: &str) {
+    let click = |href: &str| {
+        format!(
+            "var a = document.createElement('a'); a.href = '{href}'; a.textContent = 'x';
+             a.addEventListener('click', function (e) {{ e.preventDefault(); }});
+             document.body.appendChild(a); a.click();"
+        )
+    };
+    let hide = |hidden: bool| {
+        format!(
+            "Object.defineProperty(document, 'hidden', {{ configurable: true, get: function () {{ return {hidden}; }} }});
+             document.dispatchEvent(new Event('visibilitychange'));"
+        )
+    };
+    let after = [
+        click("/files/Report.PDF?token=s3cret#page=2"),
+        click("https://Docs.Example.org:8443/guide?user=bob"),
+        click("/other.html"),
+        hide(true),
+        hide(false),
+        hide(true),
+        format!("location.href = '/{next}';"),
+    ]
+    .concat();
+    page_from(www, name, script, "", "data-local", "", &after);
+}
+
+/// With `features=outbound,downloads,engagement`, a click on a link to a file sends its extension
+/// and path (no query), one on a link to another site that site's host only, one within the site
+/// nothing; the visible time goes once, when the page is first hidden, and not again when it is
+/// left. The base script sends none of them for the same page. Every line parses with the
+/// independent line-protocol parser.
+fn outbound_downloads_and_engagement_only_when_served(engine: Engine) {
+    let udp = UdpCollector::start();
+    let nginx = site(&udp);
+    let www = nginx.path("www");
+    clicking_page(&www, "base.html", "/a.js", "all.html");
+    clicking_page(&www, "all.html", "/all.js", "done.html");
+    page_from(&www, "done.html", "/all.js", "", "data-local", "", "");
+    let browser = browse_in(engine, &format!("http://localhost:{}/base.html", nginx.port), &[]);
+    let lines = exactly(&udp, 6);
+    drop(browser);
+    let mut got: Vec<String> = lines.iter().map(|l| generic(l)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "event,domain=localhost,extension=pdf,file=/files/Report.PDF,name=download,page=/all.html hits=1i",
+            "event,domain=localhost,name=engagement,page=/all.html hits=1i,engaged_ms=*",
+            "event,domain=localhost,name=outbound,page=/all.html,target_domain=docs.example.org hits=1i",
+            "pageview,domain=localhost,page=/all.html,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,domain=localhost,page=/base.html,tz=* hits=1i,load_ms=*,session_pages=1i",
+            "pageview,domain=localhost,page=/done.html,tz=* hits=1i,load_ms=*,session_pages=3i",
+        ],
+        "{engine:?}\n{}\n{}",
+        lines.join("\n"),
+        nginx.error_log()
+    );
+    // The visible time is real: the page was shown for its 300 ms wait and the clicks at least.
+    let engagement = lines
+        .iter()
+        .map(|l| parse_line(l))
+        .find(|l| l.tag("name") == Some("engagement"))
+        .unwrap();
+    let engaged_ms: u64 = engagement
+        .field("engaged_ms")
+        .unwrap()
+        .trim_end_matches('i')
+        .parse()
+        .unwrap();
+    assert!((250..60_000).contains(&engaged_ms), "{engaged_ms}");
+}
+
+#[test]
+fn outbound_downloads_and_engagement_only_when_served_in_chromium() {
+    outbound_downloads_and_engagement_only_when_served(Engine::Chromium);
+}
+
+#[test]
+fn outbound_downloads_and_engagement_only_when_served_in_firefox() {
+    outbound_downloads_and_engagement_only_when_served(Engine::Firefox);
 }

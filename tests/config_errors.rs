@@ -215,6 +215,19 @@ fn bad_values_are_refused() {
         ("analytics_agent \"beacon=/a b\";", "invalid \"beacon=/a b\""),
         ("analytics_agent colour=red;", "unknown parameter \"colour=red\""),
         (
+            "analytics_agent features=outbound,clicks;",
+            "\"analytics_agent\": unknown feature \"clicks\" in \"features=outbound,clicks\"",
+        ),
+        ("analytics_agent features=;", "unknown feature \"\""),
+        (
+            "analytics_agent features=engagement,engagement;",
+            "feature \"engagement\" is named twice",
+        ),
+        (
+            "analytics_agent features=outbound features=downloads;",
+            "duplicate parameter \"features=downloads\"",
+        ),
+        (
             "analytics_dashboard db=web;",
             "\"analytics_dashboard\": \"query=\" is required",
         ),

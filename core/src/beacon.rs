@@ -16,6 +16,8 @@ pub const MAX_LOAD_MS: i64 = 600_000;
 pub const MAX_UTC_OFFSET: i64 = 840;
 /// Largest session page count accepted: far above any real session, low enough to stay sane.
 pub const MAX_SESSION_PAGES: i64 = 1_000_000;
+/// Largest visible time of a page accepted, in milliseconds (24 hours).
+pub const MAX_ENGAGED_MS: i64 = 86_400_000;
 
 /// What a beacon reports.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -27,6 +29,13 @@ pub enum BeaconKind<'a> {
     NotFound,
     /// A custom event on a page, such as a video play (`"type":"event"`, with a `name`).
     Event { name: Cow<'a, str> },
+    /// A click on a link to another site (`"type":"outbound"`, with the link's host as `target`).
+    Outbound { target: Cow<'a, str> },
+    /// A click on a link to a file (`"type":"download"`, with the link's path as `file`).
+    Download { file: Cow<'a, str> },
+    /// The time a page was visible, sent once when it is first hidden (`"type":"engagement"`,
+    /// with `engaged_ms`).
+    Engagement { engaged_ms: u32 },
 }
 
 /// Longest event name accepted.
@@ -137,6 +146,12 @@ struct RawBeacon<'a> {
     kind: Scalar<'a>,
     #[serde(borrow, alias = "n")]
     name: Scalar<'a>,
+    #[serde(borrow, alias = "h")]
+    target: Scalar<'a>,
+    #[serde(borrow, alias = "f")]
+    file: Scalar<'a>,
+    #[serde(borrow, alias = "e")]
+    engaged_ms: Scalar<'a>,
 }
 
 /// One JSON value, kept only as far as a beacon field can use it.
@@ -217,7 +232,7 @@ impl<'a> Beacon<'a> {
         let raw: RawBeacon<'a> =
             serde_json::from_str(body).map_err(|e| BeaconError::NotJson(e.to_string()))?;
         Ok(Beacon {
-            kind: beacon_kind(raw.kind, raw.name)?,
+            kind: beacon_kind(raw.kind, raw.name, raw.target, raw.file, raw.engaged_ms)?,
             domain: required_string(raw.domain, "domain")?,
             page: required_string(raw.page, "page")?,
             referrer: optional_string(raw.referrer, "referrer")?,
@@ -232,7 +247,13 @@ impl<'a> Beacon<'a> {
     }
 }
 
-fn beacon_kind<'a>(kind: Scalar<'a>, name: Scalar<'a>) -> Result<BeaconKind<'a>, BeaconError> {
+fn beacon_kind<'a>(
+    kind: Scalar<'a>,
+    name: Scalar<'a>,
+    target: Scalar<'a>,
+    file: Scalar<'a>,
+    engaged_ms: Scalar<'a>,
+) -> Result<BeaconKind<'a>, BeaconError> {
     let kind = optional_string(kind, "type")?;
     match kind.as_deref() {
         None | Some("pageview") => Ok(BeaconKind::PageView),
@@ -247,9 +268,23 @@ fn beacon_kind<'a>(kind: Scalar<'a>, name: Scalar<'a>) -> Result<BeaconKind<'a>,
             }
             Ok(BeaconKind::Event { name })
         }
+        Some("outbound") => Ok(BeaconKind::Outbound {
+            target: required_string(target, "target")?,
+        }),
+        Some("download") => Ok(BeaconKind::Download {
+            file: required_string(file, "file")?,
+        }),
+        Some("engagement") => {
+            let engaged_ms = optional_integer(engaged_ms, "engaged_ms", 0, MAX_ENGAGED_MS)?
+                .ok_or(BeaconError::Missing("engaged_ms"))?;
+            Ok(BeaconKind::Engagement {
+                engaged_ms: engaged_ms as u32,
+            })
+        }
         Some(_) => Err(BeaconError::Invalid {
             field: "type",
-            reason: "must be \"pageview\", \"notfound\" or \"event\"",
+            reason:
+                "must be \"pageview\", \"notfound\", \"event\", \"outbound\", \"download\" or \"engagement\"",
         }),
     }
 }
@@ -542,6 +577,105 @@ mod tests {
             parse(r#"{"d":"a","g":"/","t":3}"#).unwrap_err().kind(),
             BeaconErrorKind::Type
         );
+    }
+
+    #[test]
+    fn reads_the_script_s_own_events() {
+        assert_eq!(
+            parse(r#"{"d":"a","g":"/","t":"outbound","h":"Other.org"}"#)
+                .unwrap()
+                .kind,
+            BeaconKind::Outbound {
+                target: "Other.org".into()
+            }
+        );
+        assert_eq!(
+            parse(r#"{"domain":"a","page":"/","type":"download","file":"/f/report.pdf"}"#)
+                .unwrap()
+                .kind,
+            BeaconKind::Download {
+                file: "/f/report.pdf".into()
+            }
+        );
+        for (value, want) in [("1234.6", 1235), ("0", 0), ("86400000", 86_400_000)] {
+            let body = format!(r#"{{"d":"a","g":"/","t":"engagement","e":{value}}}"#);
+            assert_eq!(
+                parse(&body).unwrap().kind,
+                BeaconKind::Engagement { engaged_ms: want },
+                "{body}"
+            );
+        }
+        let quoted = parse(r#"{"d":"a","g":"/","t":"engagement","engaged_ms":"12"}"#).unwrap();
+        assert_eq!(quoted.kind, BeaconKind::Engagement { engaged_ms: 12 });
+    }
+
+    #[test]
+    fn refuses_script_events_without_their_value_or_with_hostile_ones() {
+        for (body, want) in [
+            (
+                r#"{"d":"a","g":"/","t":"outbound"}"#,
+                BeaconError::Missing("target"),
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"outbound","h":null}"#,
+                BeaconError::Missing("target"),
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"download"}"#,
+                BeaconError::Missing("file"),
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement"}"#,
+                BeaconError::Missing("engaged_ms"),
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":""}"#,
+                BeaconError::Missing("engaged_ms"),
+            ),
+        ] {
+            assert_eq!(parse(body).unwrap_err(), want, "{body}");
+        }
+        for (body, kind) in [
+            (r#"{"d":"a","g":"/","t":"outbound","h":7}"#, BeaconErrorKind::Type),
+            (
+                r#"{"d":"a","g":"/","t":"download","f":["/x.pdf"]}"#,
+                BeaconErrorKind::Type,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":-1}"#,
+                BeaconErrorKind::Range,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":86400001}"#,
+                BeaconErrorKind::Range,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":1e300}"#,
+                BeaconErrorKind::Range,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":"-5"}"#,
+                BeaconErrorKind::Range,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":"NaN"}"#,
+                BeaconErrorKind::Type,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":"Infinity"}"#,
+                BeaconErrorKind::Type,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":"1e9"}"#,
+                BeaconErrorKind::Type,
+            ),
+            (
+                r#"{"d":"a","g":"/","t":"engagement","e":true}"#,
+                BeaconErrorKind::Type,
+            ),
+        ] {
+            assert_eq!(parse(body).unwrap_err().kind(), kind, "{body}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@
 use crate::measurement::Measurement;
 use crate::normalise::invisible::is_invisible;
 use crate::normalise::referrer::Referrer;
+use crate::normalise::script_event::EventDetail;
 use crate::record::Record;
 
 /// Appends one page-view line (with its trailing `\n`) to `out`. Tags are written in key order,
@@ -74,20 +75,34 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
     finish_line(out, timestamp_ns);
 }
 
-/// Appends one custom-event line: domain, page and event name, and a count.
+/// Appends one event line: domain, page and event name, and a count; for the script's own events
+/// their detail too (`extension` and `file`, `target_domain`, or the `engaged_ms` field).
 pub fn write_event(
     out: &mut Vec<u8>,
     measurement: &Measurement,
     domain: &str,
     page: &str,
     name: &str,
+    detail: &EventDetail,
     timestamp_ns: u64,
 ) {
     out.extend_from_slice(measurement.as_str().as_bytes());
     write_tag(out, b"domain", domain);
+    if let EventDetail::Download { extension, file } = detail {
+        write_tag(out, b"extension", extension);
+        write_tag(out, b"file", file);
+    }
     write_tag(out, b"name", name);
     write_tag(out, b"page", page);
+    if let EventDetail::Outbound { target_domain } = detail {
+        write_tag(out, b"target_domain", target_domain);
+    }
     out.extend_from_slice(b" hits=1i");
+    if let EventDetail::Engagement { engaged_ms } = detail {
+        out.extend_from_slice(b",engaged_ms=");
+        write_integer(out, (*engaged_ms).into());
+        out.push(b'i');
+    }
     finish_line(out, timestamp_ns);
 }
 
@@ -362,6 +377,7 @@ mod tests {
             &hide("example.com"),
             &hide("/v"),
             &hide("play"),
+            &EventDetail::None,
             1,
         );
         assert_eq!(out, b"event,domain=example.com,name=play,page=/v hits=1i 1\n");
@@ -391,12 +407,46 @@ mod tests {
             "example.com",
             "/v",
             "video-play",
+            &EventDetail::None,
             9,
         );
         assert_eq!(
             out,
             b"event,domain=example.com,name=video-play,page=/v hits=1i 9\n"
         );
+    }
+
+    #[test]
+    fn writes_the_script_s_own_events_with_their_detail_in_key_order() {
+        let event = Measurement::parse("event").unwrap();
+        for (name, detail, want) in [
+            (
+                "outbound",
+                EventDetail::Outbound {
+                    target_domain: "docs.other.org".into(),
+                },
+                "event,domain=example.com,name=outbound,page=/v,target_domain=docs.other.org hits=1i 9\n",
+            ),
+            (
+                "download",
+                EventDetail::Download {
+                    extension: "pdf".into(),
+                    file: "/f/a b.pdf".into(),
+                },
+                "event,domain=example.com,extension=pdf,file=/f/a\\ b.pdf,name=download,page=/v hits=1i 9\n",
+            ),
+            (
+                "engagement",
+                EventDetail::Engagement {
+                    engaged_ms: 86_400_000,
+                },
+                "event,domain=example.com,name=engagement,page=/v hits=1i,engaged_ms=86400000i 9\n",
+            ),
+        ] {
+            let mut out = Vec::new();
+            write_event(&mut out, &event, "example.com", "/v", name, &detail, 9);
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
     }
 
     #[test]

@@ -54,8 +54,13 @@ pub fn write_outcome(
             write_page_view(out, &measurements.not_found, record, timestamp_ns);
             RecordKind::NotFound
         }
-        Outcome::Event { domain, page, name } => {
-            write_event(out, &measurements.event, domain, page, name, timestamp_ns);
+        Outcome::Event {
+            domain,
+            page,
+            name,
+            detail,
+        } => {
+            write_event(out, &measurements.event, domain, page, name, detail, timestamp_ns);
             RecordKind::Event
         }
         Outcome::Unlisted { domain } => {

@@ -100,7 +100,7 @@ fn check_line(line: &str) -> Result<(), TestCaseError> {
     for (key, value) in &tags {
         let allowed = match measurement.as_str() {
             "pageview" | "notfound" => PAGE_TAGS,
-            "event" => &["domain", "name", "page"][..],
+            "event" => &["domain", "extension", "file", "name", "page", "target_domain"][..],
             _ => &["domain"][..],
         };
         prop_assert!(allowed.contains(&key.as_str()), "tag {} in {:?}", key, line);
@@ -110,6 +110,34 @@ fn check_line(line: &str) -> Result<(), TestCaseError> {
             "control character in {:?}",
             line
         );
+        if key == "file" {
+            prop_assert!(
+                value.starts_with('/')
+                    && !value.contains(['?', '#'])
+                    && value.bytes().all(|b| b.is_ascii_graphic()),
+                "file {:?}",
+                value
+            );
+        }
+        if key == "extension" {
+            prop_assert!(
+                value.len() <= 10
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+                "extension {:?}",
+                value
+            );
+        }
+        if key == "target_domain" {
+            prop_assert!(
+                value
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b)),
+                "target_domain {:?}",
+                value
+            );
+        }
         if key == "page" {
             prop_assert!(
                 value.starts_with('/') && !value.contains(['?', '#']),
@@ -132,7 +160,19 @@ fn check_line(line: &str) -> Result<(), TestCaseError> {
         }
     }
     for (key, value) in parsed.field_set.iter() {
-        prop_assert!(PAGE_FIELDS.contains(&key.as_str()), "field {} in {:?}", key, line);
+        let allowed = match measurement.as_str() {
+            "event" => &["hits", "engaged_ms"][..],
+            _ => PAGE_FIELDS,
+        };
+        prop_assert!(allowed.contains(&key.as_str()), "field {} in {:?}", key, line);
+        if key.as_str() == "engaged_ms" {
+            let ms = value.to_string();
+            let ms: u64 = ms
+                .trim_end_matches('i')
+                .parse()
+                .map_err(|_| TestCaseError::fail(format!("engaged_ms {ms:?}")))?;
+            prop_assert!(ms <= 86_400_000, "engaged_ms {}", ms);
+        }
         if key.as_str() == "referrer" {
             let url = value.to_string();
             let host = url
@@ -197,6 +237,12 @@ fn beacon_body() -> impl Strategy<Value = Vec<u8>> {
         "t",
         "name",
         "n",
+        "target",
+        "h",
+        "file",
+        "f",
+        "engaged_ms",
+        "e",
         "other",
     ]);
     let domain = prop_oneof![
@@ -206,7 +252,15 @@ fn beacon_body() -> impl Strategy<Value = Vec<u8>> {
         "[a-z.]{1,12}(\\.evil\\.org)?",
         nasty_text(),
     ];
-    let kind = prop::sample::select(vec!["pageview", "notfound", "event", "other"]);
+    let kind = prop::sample::select(vec![
+        "pageview",
+        "notfound",
+        "event",
+        "outbound",
+        "download",
+        "engagement",
+        "other",
+    ]);
     (
         prop::collection::vec((keys, json_value()), 0..8),
         domain,
@@ -388,7 +442,7 @@ proptest! {
         suffix in "([-_=][a-z]{1,6})?",
         words in prop::collection::vec("[a-z]{1,8}", 0..4),
         at in 0usize..5,
-        kind in prop::sample::select(vec!["pageview", "notfound", "event"]),
+        kind in prop::sample::select(vec!["pageview", "notfound", "event", "outbound", "download", "engagement"]),
     ) {
         let written = spelling(&identifier, how);
         let segment = format!("{prefix}{written}{suffix}");
@@ -403,8 +457,15 @@ proptest! {
             "type": kind,
             "name": "play",
             "platform": identifier,
+            "target": format!("{segment}.other.org"),
+            "file": format!("{path}/f.pdf"),
+            "engaged_ms": 5,
         });
-        let line = pipeline(body.to_string().as_bytes()).expect("a valid beacon");
+        let Some(line) = pipeline(body.to_string().as_bytes()) else {
+            // Only an outbound link whose host is no host name at all is refused.
+            prop_assert_eq!(kind, "outbound", "a valid beacon refused: {}", body);
+            return Ok(());
+        };
         check_line(&line)?;
         prop_assert!(!leaks(&line, &identifier), "{:?} in {:?}", identifier, line);
         // The no-JS pixel takes the page from the Referer of the image request.

@@ -1,7 +1,8 @@
 //! `analytics_agent`: serves the browser script that is embedded in the module, so a site needs no
 //! extra file, with caching headers; plain or gzipped, each with its own `ETag` (see
-//! [`super::embedded_file`]).
+//! [`super::embedded_file`]). Each set of optional features (`features=`) is a script of its own.
 
+use analytics_core::agent_features::{AgentFeatures, AGENT_VARIANTS};
 use nginx_sys::{ngx_http_request_t, ngx_int_t};
 use ngx::http::HttpModuleLocationConf;
 
@@ -9,8 +10,18 @@ use super::embedded_file::EmbeddedFile;
 use crate::response::Header;
 use crate::AnalyticsModule;
 
-/// The minified script, built from `agent/analytics.js` (`npm run build` in `agent/`).
-static MINIFIED: &str = include_str!("../../agent/analytics.min.js");
+/// The minified scripts, built from `agent/analytics.js` (`npm run build` in `agent/`), in the
+/// order of [`AgentFeatures::index`]: bit 0 outbound, bit 1 downloads, bit 2 engagement.
+static VARIANTS: [&str; AGENT_VARIANTS] = [
+    include_str!("../../agent/analytics.min.js"),
+    include_str!("../../agent/analytics.outbound.min.js"),
+    include_str!("../../agent/analytics.downloads.min.js"),
+    include_str!("../../agent/analytics.outbound.downloads.min.js"),
+    include_str!("../../agent/analytics.engagement.min.js"),
+    include_str!("../../agent/analytics.outbound.engagement.min.js"),
+    include_str!("../../agent/analytics.downloads.engagement.min.js"),
+    include_str!("../../agent/analytics.outbound.downloads.engagement.min.js"),
+];
 /// The beacon URL the script uses when neither the configuration nor the script tag names one.
 const DEFAULT_BEACON: &str = "\"/ping\"";
 const JAVASCRIPT: &str = "application/javascript; charset=utf-8";
@@ -21,10 +32,11 @@ const CACHE_CONTROL: Header<'static> = ("Cache-Control", "public, max-age=3600")
 pub struct AgentScript(EmbeddedFile);
 
 impl AgentScript {
-    /// `beacon_url` replaces the script's default beacon URL (`/ping`).
-    pub fn new(beacon_url: Option<&str>) -> Result<AgentScript, String> {
+    /// The script with `features`; `beacon_url` replaces its default beacon URL (`/ping`).
+    pub fn new(beacon_url: Option<&str>, features: AgentFeatures) -> Result<AgentScript, String> {
+        let minified = VARIANTS[features.index()];
         let body = match beacon_url {
-            None => MINIFIED.to_owned(),
+            None => minified.to_owned(),
             Some(url) => {
                 let plain = !url.is_empty()
                     && url
@@ -35,10 +47,10 @@ impl AgentScript {
                         "invalid \"beacon={url}\": use a plain URL or path such as /ping"
                     ));
                 }
-                if MINIFIED.matches(DEFAULT_BEACON).count() != 1 {
+                if minified.matches(DEFAULT_BEACON).count() != 1 {
                     return Err("the embedded script has no single default beacon URL to replace".to_owned());
                 }
-                MINIFIED.replacen(DEFAULT_BEACON, &format!("\"{url}\""), 1)
+                minified.replacen(DEFAULT_BEACON, &format!("\"{url}\""), 1)
             }
         };
         EmbeddedFile::new(body.into_bytes(), JAVASCRIPT).map(AgentScript)

@@ -48,11 +48,14 @@ pub fn module_path() -> PathBuf {
 fn assert_not_stale(module: &Path) {
     let built = std::fs::metadata(module).and_then(|m| m.modified()).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![
-        root.join("src"),
-        root.join("core/src"),
-        root.join("agent/analytics.min.js"),
-    ];
+    let mut sources = vec![root.join("src"), root.join("core/src")];
+    // Every minified variant of the browser script (`agent/build.js`).
+    sources.extend(
+        std::fs::read_dir(root.join("agent"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_str().is_some_and(|p| p.ends_with(".min.js"))),
+    );
     while let Some(path) = sources.pop() {
         if path.is_dir() {
             sources.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));

@@ -6,6 +6,7 @@ use super::table::{Admission, Budget};
 use super::tag::BudgetedTag;
 use super::OVERFLOW_VALUE;
 use crate::normalise::referrer::Referrer;
+use crate::normalise::script_event::EventDetail;
 use crate::normalise::Outcome;
 use crate::record::Record;
 
@@ -73,13 +74,16 @@ pub fn apply_budget(
         Outcome::NotFound(record) => {
             apply_to_record(record, BudgetedTag::NotFoundPage, budget, &mut admit);
         }
-        Outcome::Event { page, name, .. } => {
+        Outcome::Event {
+            page, name, detail, ..
+        } => {
             if admit(BudgetedTag::EventPage, page) == Admission::Overflow {
                 *page = Cow::Borrowed(OVERFLOW_VALUE);
             }
             if admit(BudgetedTag::EventName, name) == Admission::Overflow {
                 *name = OVERFLOW_VALUE;
             }
+            apply_to_event_detail(detail, &mut admit);
         }
         Outcome::Unlisted { domain } => {
             // Its only tag is the budgeted domain: the unlisted budget bounds its series.
@@ -119,6 +123,31 @@ fn apply_to_record(
     }
 }
 
+/// The script's own event tags share the budgets of their kind: an outbound link's host is another
+/// site's host, as `referrer_domain` is; a downloaded file's path is a path of the site, as an
+/// event's page is; its extension is a short word from a small set, as an event's name is.
+fn apply_to_event_detail(
+    detail: &mut EventDetail<'_>,
+    admit: &mut impl FnMut(BudgetedTag, &str) -> Admission,
+) {
+    match detail {
+        EventDetail::Outbound { target_domain } => {
+            if admit(BudgetedTag::Referrer, target_domain) == Admission::Overflow {
+                *target_domain = OVERFLOW_VALUE.to_owned();
+            }
+        }
+        EventDetail::Download { extension, file } => {
+            if admit(BudgetedTag::EventPage, file) == Admission::Overflow {
+                *file = Cow::Borrowed(OVERFLOW_VALUE);
+            }
+            if admit(BudgetedTag::EventName, extension) == Admission::Overflow {
+                *extension = OVERFLOW_VALUE.to_owned();
+            }
+        }
+        EventDetail::None | EventDetail::Engagement { .. } => {}
+    }
+}
+
 /// Admits the line's tag set (after the per-tag budgets) as one series. Its fingerprint holds the
 /// measurement, the domain and every tag that the line will carry.
 fn admit_series(
@@ -153,8 +182,15 @@ fn admit_series(
                 .debug_form(&record.platform)
                 .debug_form(&record.utc_offset);
         }
-        Outcome::Event { page, name, .. } => {
+        Outcome::Event {
+            page, name, detail, ..
+        } => {
             builder.number(SeriesKind::Event as u64).text(page).text(name);
+            match detail {
+                EventDetail::Outbound { target_domain } => builder.number(1).text(target_domain),
+                EventDetail::Download { extension, file } => builder.number(2).text(extension).text(file),
+                EventDetail::None | EventDetail::Engagement { .. } => builder.number(0),
+            };
         }
         Outcome::Unlisted { .. } => return Admission::Admitted,
     }
@@ -175,9 +211,19 @@ fn overflow_every_budgeted_tag(outcome: &mut Outcome<'_>) {
             record.platform = None;
             record.utc_offset = None;
         }
-        Outcome::Event { page, name, .. } => {
+        Outcome::Event {
+            page, name, detail, ..
+        } => {
             *page = Cow::Borrowed(OVERFLOW_VALUE);
             *name = OVERFLOW_VALUE;
+            match detail {
+                EventDetail::Outbound { target_domain } => *target_domain = OVERFLOW_VALUE.to_owned(),
+                EventDetail::Download { extension, file } => {
+                    *extension = OVERFLOW_VALUE.to_owned();
+                    *file = Cow::Borrowed(OVERFLOW_VALUE);
+                }
+                EventDetail::None | EventDetail::Engagement { .. } => {}
+            }
         }
         Outcome::Unlisted { domain } => *domain = OVERFLOW_VALUE.to_owned(),
     }
@@ -230,7 +276,9 @@ mod tests {
                 campaign: r.campaign,
                 name: None,
             },
-            Outcome::Event { domain, page, name } => Kept {
+            Outcome::Event {
+                domain, page, name, ..
+            } => Kept {
                 domain: domain.into_owned(),
                 page: page.into_owned(),
                 referrer: None,

@@ -14,6 +14,7 @@ pub mod invisible;
 pub mod page;
 pub mod platform;
 pub mod referrer;
+pub mod script_event;
 pub mod scrub;
 pub mod timezone;
 
@@ -22,6 +23,7 @@ use std::borrow::Cow;
 use crate::beacon::{Beacon, BeaconError, BeaconKind};
 use crate::policy::Policy;
 use crate::record::Record;
+use script_event::EventDetail;
 
 /// What a valid beacon becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +33,13 @@ pub enum Outcome<'a> {
     /// A "not found" page of an allowed site: the same record, kept apart from page views so that
     /// mistyped and probing URLs do not inflate the page tags of real pages.
     NotFound(Record<'a>),
-    /// A custom event on a page of an allowed site.
+    /// A custom event on a page of an allowed site, or one of the script's own (outbound link,
+    /// download, engagement) with its detail.
     Event {
         domain: Cow<'a, str>,
         page: Cow<'a, str>,
         name: &'a str,
+        detail: EventDetail<'a>,
     },
     /// A beacon for a site not on the allow-list: only its (normalised, scrubbed) domain is kept,
     /// so abuse can be investigated without polluting the real data.
@@ -78,7 +82,31 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
                 reason: "is not an event name this site records",
             });
         }
-        return Ok(Outcome::Event { domain, page, name });
+        return Ok(Outcome::Event {
+            domain,
+            page,
+            name,
+            detail: EventDetail::None,
+        });
+    }
+    let script_event = match &beacon.kind {
+        BeaconKind::Outbound { target } => Some(("outbound", script_event::outbound_detail(target)?)),
+        BeaconKind::Download { file } => Some(("download", script_event::download_detail(file)?)),
+        BeaconKind::Engagement { engaged_ms } => Some((
+            "engagement",
+            EventDetail::Engagement {
+                engaged_ms: *engaged_ms,
+            },
+        )),
+        _ => None,
+    };
+    if let Some((name, detail)) = script_event {
+        return Ok(Outcome::Event {
+            domain,
+            page,
+            name,
+            detail,
+        });
     }
     // The device class needs the raw string, which the platform family then replaces.
     let device = platform::classify_device(beacon.mobile, beacon.platform.as_deref());
@@ -306,9 +334,50 @@ mod tests {
             Outcome::Event {
                 domain: "example.com".into(),
                 page: "/v".into(),
-                name: "video-play"
+                name: "video-play",
+                detail: EventDetail::None,
             }
         );
+    }
+
+    #[test]
+    fn the_script_s_own_events_keep_their_detail_and_bypass_the_event_allow_list() {
+        let mut policy = allowed();
+        policy.event_names = Some(vec!["video-play".to_owned()]);
+        for (body, name, detail) in [
+            (
+                r#"{"t":"outbound","h":"Docs.Other.org","d":"example.com","g":"/a?x=1"}"#,
+                "outbound",
+                EventDetail::Outbound {
+                    target_domain: "docs.other.org".into(),
+                },
+            ),
+            (
+                r#"{"t":"download","f":"/f/123456789/Report.PDF","d":"example.com","g":"/a"}"#,
+                "download",
+                EventDetail::Download {
+                    extension: "pdf".into(),
+                    file: "/f/:id/Report.PDF".into(),
+                },
+            ),
+            (
+                r#"{"t":"engagement","e":"1500.4","d":"example.com","g":"/a"}"#,
+                "engagement",
+                EventDetail::Engagement { engaged_ms: 1500 },
+            ),
+        ] {
+            let beacon = Beacon::parse(body.as_bytes()).unwrap();
+            assert_eq!(
+                normalise(&beacon, &policy).unwrap(),
+                Outcome::Event {
+                    domain: "example.com".into(),
+                    page: "/a".into(),
+                    name,
+                    detail,
+                },
+                "{body}"
+            );
+        }
     }
 
     #[test]
