@@ -8,6 +8,7 @@
 //! Nothing here knows about nginx, and nothing here is `unsafe`.
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
 pub mod beacon;
 pub mod bots;
 pub mod budget;
