@@ -51,6 +51,8 @@ impl IntSummary {
 #[derive(Debug, Default)]
 struct Summary {
     hits: u64,
+    /// What this entry is charged against the limit.
+    cost: usize,
     /// Sorted by name, so that the line lists its fields in a stable order.
     fields: Vec<(Box<[u8]>, IntSummary)>,
 }
@@ -132,6 +134,7 @@ impl AggregationTable {
             Some(summary) => summary,
             None => self.entries.entry(parsed.series.into()).or_default(),
         };
+        summary.cost += cost;
         summary.hits = summary.hits.saturating_add(parsed.hits);
         for (name, value) in parsed.integers {
             match summary.fields.binary_search_by(|(n, _)| (**n).cmp(name)) {
@@ -146,14 +149,37 @@ impl AggregationTable {
     /// Writes one line per series, all with `timestamp_ns` (their series keys differ, so no two
     /// overwrite each other), hands each to `emit`, and empties the table.
     pub fn drain(&mut self, timestamp_ns: u64, mut emit: impl FnMut(&[u8])) {
+        self.drain_while(timestamp_ns, |line| {
+            emit(line);
+            true
+        });
+    }
+
+    /// Like [`drain`](Self::drain), but `emit` may refuse a line (the pending buffer is full):
+    /// that series and those not offered yet stay in the table, to be drained later. Returns
+    /// the lines taken.
+    pub fn drain_while(&mut self, timestamp_ns: u64, mut emit: impl FnMut(&[u8]) -> bool) -> usize {
         let mut line = Vec::with_capacity(512);
-        for (series, summary) in self.entries.drain() {
+        let (mut refused, mut taken) = (false, 0);
+        let (mut bytes, mut hits) = (self.bytes, self.hits);
+        self.entries.retain(|series, summary| {
+            if refused {
+                return true;
+            }
             line.clear();
-            write_summary_line(&mut line, &series, &summary, timestamp_ns);
-            emit(&line);
-        }
-        self.bytes = 0;
-        self.hits = 0;
+            write_summary_line(&mut line, series, summary, timestamp_ns);
+            if emit(&line) {
+                taken += 1;
+                bytes -= summary.cost;
+                hits -= summary.hits;
+                false
+            } else {
+                refused = true;
+                true
+            }
+        });
+        (self.bytes, self.hits) = (bytes, hits);
+        taken
     }
 }
 
@@ -327,6 +353,29 @@ mod tests {
         let mut tiny = AggregationTable::new(10);
         assert_eq!(tiny.add(b"p,d=a hits=1i 1\n"), Added::Full);
         assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn a_refused_line_and_those_after_it_stay_for_the_next_drain() {
+        let mut table = AggregationTable::new(1 << 20);
+        for d in ["a", "b", "c"] {
+            table.add(format!("p,d={d} hits=1i 1\n").as_bytes());
+            table.add(format!("p,d={d} hits=1i 1\n").as_bytes());
+        }
+        let mut first = Vec::new();
+        let taken = table.drain_while(5, |l| {
+            first.push(String::from_utf8(l.to_vec()).unwrap());
+            first.len() < 2
+        });
+        assert_eq!(taken, 1);
+        assert_eq!(table.series(), 2);
+        assert_eq!(table.hits(), 4);
+        let rest = drained(&mut table, 6);
+        assert_eq!(rest.len(), 2);
+        assert!(!rest.contains(&first[0].replace(" 5", " 6")), "{first:?} {rest:?}");
+        assert!(table.is_empty());
+        // The limit is charged back: the table takes as much as before.
+        assert_eq!(table.add(b"p,d=a hits=1i 1\n"), Added::Aggregated);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod record;
 pub mod representation;
 pub mod sink_address;
+pub mod timestamp_precision;
 pub mod unique_clock;
 
 pub use beacon::{Beacon, BeaconError, BeaconKind};
