@@ -137,7 +137,9 @@ impl Counter {
         Counter::ALL
             .get((Counter::OverflowPage as usize).checked_add(kind_index)?)
             .copied()
-            .filter(|c| (Counter::OverflowPage as usize..=Counter::OverflowSeries as usize).contains(&(*c as usize)))
+            .filter(|c| {
+                (Counter::OverflowPage as usize..=Counter::OverflowSeries as usize).contains(&(*c as usize))
+            })
     }
 
     pub fn name(self) -> &'static str {

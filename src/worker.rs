@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
+use analytics_core::aggregate::{Added, AggregationTable};
 use analytics_core::budget::{apply_budget, Budget, BudgetedTag, Overflowed, OVERFLOW_VALUE};
 use analytics_core::pending::PendingLines;
-use analytics_core::aggregate::{Added, AggregationTable};
 use analytics_core::unique_clock::{next_unique_millisecond, next_unique_timestamp, Instance};
 use analytics_core::Outcome;
 use nginx_sys::{
@@ -193,7 +193,9 @@ impl Worker {
     }
 
     fn aggregate(&mut self, line: &[u8]) {
-        let Some(aggregation) = self.aggregation.as_mut() else { return };
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
         // An exiting worker is draining its table for the last time: what still comes goes out
         // as it is.
         if exiting() {
@@ -204,12 +206,16 @@ impl Worker {
         if added == Added::Full && !aggregation.table.is_empty() {
             // Early rather than lost: the table's lines go to the pending buffer now.
             self.drain_aggregation();
-            let Some(aggregation) = self.aggregation.as_mut() else { return };
+            let Some(aggregation) = self.aggregation.as_mut() else {
+                return;
+            };
             // Only part of it may have gone: what stays was counted before.
             before = aggregation.table.hits();
             added = aggregation.table.add(line);
         }
-        let Some(aggregation) = self.aggregation.as_mut() else { return };
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
         match added {
             Added::Aggregated => {
                 let hits = aggregation.table.hits().saturating_sub(before);
@@ -261,7 +267,11 @@ impl Worker {
             .drain_while(timestamp, |line| pending.push(line).is_ok());
         shared.add(Counter::AggregateLines, taken as u64);
         if !aggregation.table.is_empty() {
-            let retry = if exiting() { EXIT_RETRY_MS } else { self.flush_interval };
+            let retry = if exiting() {
+                EXIT_RETRY_MS
+            } else {
+                self.flush_interval
+            };
             aggregation.alarm.set(retry);
         }
         if self.can_send()
@@ -277,13 +287,21 @@ impl Worker {
     /// The worker is about to end: what its table still holds after a last drain is counted and
     /// logged as dropped.
     fn drop_aggregation(&mut self) {
-        let Some(aggregation) = self.aggregation.as_mut() else { return };
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
         aggregation.alarm.clear();
         let mut lines = 0u64;
         aggregation.table.drain(0, |_| lines += 1);
         if lines > 0 {
             self.shared.add(Counter::AggregateLines, lines);
-            drop_at_exit(self.shared, self.log, lines, &self.address, "the worker exited before the pending buffer could take them");
+            drop_at_exit(
+                self.shared,
+                self.log,
+                lines,
+                &self.address,
+                "the worker exited before the pending buffer could take them",
+            );
         }
     }
 
@@ -654,7 +672,9 @@ extern "C" fn on_aggregate_timer(event: *mut ngx_event_t) {
     let log = unsafe { (*event).log };
     contain("the aggregation timer", log, || {
         with(|worker| {
-            let Some(aggregation) = worker.aggregation.as_mut() else { return };
+            let Some(aggregation) = worker.aggregation.as_mut() else {
+                return;
+            };
             // A worker that is shutting down drains its table at once.
             if aggregation.alarm.ring(exiting().then(now_ms)) {
                 worker.drain_aggregation();

@@ -63,7 +63,10 @@ fn identical_hits_within_a_millisecond_all_count_in_victoriametrics_with_millise
         if stored == Some(2000.0) {
             break;
         }
-        assert!(Instant::now() < deadline, "stored {stored:?}; nginx status: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "stored {stored:?}; nginx status: {status}"
+        );
         thread::sleep(Duration::from_millis(200));
     }
 }
@@ -117,7 +120,11 @@ fn nothing_aggregated_is_lost_through_reload_quit_and_stop() {
     let mut nginx = aggregating_nginx(&sink, "1h");
     assert_eq!(post_concurrently(nginx.port, 10, 30, BEACON), 300);
     thread::sleep(Duration::from_millis(500));
-    assert_eq!(influx.scalar(SUM), None, "nothing is written before the interval ends");
+    assert_eq!(
+        influx.scalar(SUM),
+        None,
+        "nothing is written before the interval ends"
+    );
     nginx.signal("HUP");
     let stored = influx.wait_for_scalar(SUM, 300, Duration::from_secs(20));
     assert_eq!(stored, Some(300), "after reload: {}", nginx.error_log());
@@ -154,7 +161,10 @@ fn a_full_table_is_written_early_and_every_hit_still_counts() {
         1,
     );
     for n in 0..1200 {
-        let beacon = format!(r#"{{"d":"example.com","g":"/page-{}","p":"Linux x86_64"}}"#, n % 600);
+        let beacon = format!(
+            r#"{{"d":"example.com","g":"/page-{}","p":"Linux x86_64"}}"#,
+            n % 600
+        );
         assert_eq!(nginx.beacon(&beacon).status, 204);
         // Paced so that the sink keeps up: the table fills whatever the pace (600 series do not
         // fit in 64k), and what this test is about is the table, not a pending buffer

@@ -39,7 +39,11 @@ fn instance_digits(influx: &InfluxDb) -> BTreeMap<u64, usize> {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let reply: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
     let mut digits = BTreeMap::new();
-    for row in reply["results"][0]["series"][0]["values"].as_array().into_iter().flatten() {
+    for row in reply["results"][0]["series"][0]["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let time = row[0].as_u64().unwrap();
         *digits.entry(time % 1000).or_default() += 1;
     }

@@ -47,7 +47,11 @@ fn beacon(rng: &mut Rng) -> String {
     let referrer = if rng.below(10) < 7 {
         String::new()
     } else {
-        format!("https://site-{}.example.org/articles/{}", rng.zipf(50), rng.below(1000))
+        format!(
+            "https://site-{}.example.org/articles/{}",
+            rng.zipf(50),
+            rng.below(1000)
+        )
     };
     let platform = ["Win32", "MacIntel", "Linux x86_64", "iPhone"][rng.below(4) as usize];
     let tz = ["0", "-60", "-120", "300", "240", "-330"][rng.below(6) as usize];

@@ -198,7 +198,12 @@ fn write_summary_line(out: &mut Vec<u8>, series: &[u8], summary: &Summary, times
     write_integer(out, summary.hits);
     for (name, s) in &summary.fields {
         let count = i64::try_from(s.count).unwrap_or(i64::MAX);
-        for (suffix, value) in [(&b"_count"[..], count), (b"_max", s.max), (b"_min", s.min), (b"_sum", s.sum)] {
+        for (suffix, value) in [
+            (&b"_count"[..], count),
+            (b"_max", s.max),
+            (b"_min", s.min),
+            (b"_sum", s.sum),
+        ] {
             out.push(b',');
             out.extend_from_slice(name);
             out.extend_from_slice(suffix);
@@ -304,7 +309,10 @@ mod tests {
             );
             assert_eq!(table.add(line.as_bytes()), Added::Aggregated);
         }
-        assert_eq!(table.add(b"event,domain=example.com,name=play,page=/a hits=1i 4\n"), Added::Aggregated);
+        assert_eq!(
+            table.add(b"event,domain=example.com,name=play,page=/a hits=1i 4\n"),
+            Added::Aggregated
+        );
         assert_eq!(table.hits(), 4);
         assert_eq!(
             drained(&mut table, 99),
@@ -372,7 +380,10 @@ mod tests {
         assert_eq!(table.hits(), 4);
         let rest = drained(&mut table, 6);
         assert_eq!(rest.len(), 2);
-        assert!(!rest.contains(&first[0].replace(" 5", " 6")), "{first:?} {rest:?}");
+        assert!(
+            !rest.contains(&first[0].replace(" 5", " 6")),
+            "{first:?} {rest:?}"
+        );
         assert!(table.is_empty());
         // The limit is charged back: the table takes as much as before.
         assert_eq!(table.add(b"p,d=a hits=1i 1\n"), Added::Aggregated);
@@ -393,7 +404,12 @@ mod tests {
             b"p,d=a hits=1i,s=\"open 1\n",
             b"",
         ] {
-            assert_eq!(table.add(line), Added::NotAggregable, "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                table.add(line),
+                Added::NotAggregable,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
         assert!(table.is_empty());
     }

@@ -28,10 +28,22 @@ mod tests {
 
     #[test]
     fn only_nanoseconds_are_accepted() {
-        for ok in ["/write?db=a", "/write?db=a&precision=ns", "/write?precision=n", "/api/v3/write_lp?db=a&precision=nanosecond", "/write"] {
+        for ok in [
+            "/write?db=a",
+            "/write?db=a&precision=ns",
+            "/write?precision=n",
+            "/api/v3/write_lp?db=a&precision=nanosecond",
+            "/write",
+        ] {
             assert!(check_precision(ok).is_ok(), "{ok}");
         }
-        for bad in ["/write?db=a&precision=ms", "/write?precision=s", "/write?precision=u", "/write?precision", "/api/v2/write?precision=us&bucket=b"] {
+        for bad in [
+            "/write?db=a&precision=ms",
+            "/write?precision=s",
+            "/write?precision=u",
+            "/write?precision",
+            "/api/v2/write?precision=us&bucket=b",
+        ] {
             assert!(check_precision(bad).is_err(), "{bad}");
         }
     }

@@ -82,7 +82,9 @@ pub fn next_unique_timestamp(last_us: &AtomicU64, now_ns: u64, instance: Instanc
 /// interval), so this counter stays on the clock.
 pub fn next_unique_millisecond(last_ms: &AtomicU64, now_ns: u64, instance: Instance) -> u64 {
     let millis = next_after(last_ms, now_ns / 1_000_000);
-    millis.saturating_mul(1_000_000).saturating_add(u64::from(instance.0))
+    millis
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(instance.0))
 }
 
 #[cfg(test)]
@@ -113,9 +115,16 @@ mod tests {
         let burst: Vec<u64> = (0..10_000)
             .map(|_| next_unique_timestamp(&last, now, instance(0)))
             .collect();
-        assert_eq!(burst.last().unwrap() - now, 9_999_000, "10,000 hits: under 10 ms ahead");
+        assert_eq!(
+            burst.last().unwrap() - now,
+            9_999_000,
+            "10,000 hits: under 10 ms ahead"
+        );
         // 10 ms later the clock has caught up again.
-        assert_eq!(next_unique_timestamp(&last, now + 10_000_000, instance(0)), now + 10_000_000);
+        assert_eq!(
+            next_unique_timestamp(&last, now + 10_000_000, instance(0)),
+            now + 10_000_000
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ struct Expected {
 }
 
 fn policy() -> Policy {
-    Policy::new(DomainList::parse(["example.com", "www.example.com"]).unwrap(), &[], true)
+    Policy::new(
+        DomainList::parse(["example.com", "www.example.com"]).unwrap(),
+        &[],
+        true,
+    )
 }
 
 fn beacon_json(page: &str, referrer: &str, load: Option<u32>, kind: usize) -> String {
@@ -47,10 +51,13 @@ fn series_of(line: &influxdb_line_protocol::ParsedLine) -> SeriesKey {
 }
 
 fn integer(line: &influxdb_line_protocol::ParsedLine, name: &str) -> Option<i64> {
-    line.field_set.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| match v {
-        FieldValue::I64(n) => *n,
-        other => panic!("{name} is {other:?}"),
-    })
+    line.field_set
+        .iter()
+        .find(|(k, _)| k.as_str() == name)
+        .map(|(_, v)| match v {
+            FieldValue::I64(n) => *n,
+            other => panic!("{name} is {other:?}"),
+        })
 }
 
 proptest! {
