@@ -11,6 +11,7 @@ use std::ptr;
 use analytics_core::dashboard::DashboardMeasurements;
 use analytics_core::outcome_line::Measurements;
 use analytics_core::sink_address::SinkAddress;
+use analytics_core::unique_clock::Instance;
 use analytics_core::{DomainList, Measurement, Policy};
 use nginx_sys::{ngx_conf_t, ngx_http_complex_value_t, ngx_msec_t, ngx_shm_zone_t};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
@@ -73,6 +74,12 @@ pub struct MainConf {
     pub recording_directive: Option<&'static str>,
     pub status_locations: usize,
     pub shared_zone: *mut ngx_shm_zone_t,
+    /// `analytics_instance`; when not set, derived from the host name by `init_main_conf`.
+    pub instance: Option<Instance>,
+    /// `analytics_aggregate`: `None` is `off`.
+    pub aggregate_interval_ms: Option<ngx_msec_t>,
+    /// `analytics_aggregate` appeared (it may appear once).
+    pub aggregate_set: bool,
 }
 
 impl Default for MainConf {
@@ -84,6 +91,9 @@ impl Default for MainConf {
             recording_directive: None,
             status_locations: 0,
             shared_zone: ptr::null_mut(),
+            instance: None,
+            aggregate_interval_ms: None,
+            aggregate_set: false,
         }
     }
 }
@@ -190,6 +200,11 @@ pub unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) 
             cf,
             &format!("\"{directive}\" is used but no \"analytics_sink\" is set in the http block"),
         );
+    }
+    if main.instance.is_none() {
+        // SAFETY: nginx sets the cycle's host name before it parses the configuration.
+        let host = unsafe { (*(*cf).cycle).hostname };
+        main.instance = Some(Instance::from_host_name(host.to_str().unwrap_or_default()));
     }
     if main.sink.is_some() || main.status_locations > 0 {
         // SAFETY: `cf` is the configuration being parsed.

@@ -15,6 +15,8 @@ use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
+use analytics_core::timestamp_precision::check_precision;
+use analytics_core::unique_clock::Instance;
 use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
@@ -59,7 +61,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 21] = [
+pub static mut COMMANDS: [ngx_command_t; 23] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -70,6 +72,18 @@ pub static mut COMMANDS: [ngx_command_t; 21] = [
         ngx_string!("analytics_budget"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
         set_budget,
+        HTTP,
+    ),
+    directive(
+        ngx_string!("analytics_instance"),
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+        set_instance,
+        HTTP,
+    ),
+    directive(
+        ngx_string!("analytics_aggregate"),
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+        set_aggregate,
         HTTP,
     ),
     directive(
@@ -356,6 +370,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             path_and_query,
             tls,
         } => {
+            check_precision(path_and_query)?;
             let peer = resolve(host, *port)?;
             let tls = if *tls {
                 let client_cert = match (tls_cert, tls_key) {
@@ -426,6 +441,52 @@ extern "C" fn set_budget(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
             NGX_CONF_OK
         }
         Err(message) => fail(cf, &format!("\"analytics_budget\": {message}")),
+    }
+}
+
+extern "C" fn set_instance(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's main configuration for NGX_HTTP_MAIN_CONF_OFFSET.
+    let main = unsafe { &mut *conf.cast::<MainConf>() };
+    if main.instance.is_some() {
+        return fail(cf, "\"analytics_instance\" directive is duplicate");
+    }
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let value = text(&args[0]).unwrap_or_default();
+    match Instance::parse(value) {
+        Some(instance) => {
+            main.instance = Some(instance);
+            NGX_CONF_OK
+        }
+        None => fail(
+            cf,
+            &format!("invalid \"analytics_instance\" \"{value}\": use a number from 0 to 999"),
+        ),
+    }
+}
+
+extern "C" fn set_aggregate(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's main configuration for NGX_HTTP_MAIN_CONF_OFFSET.
+    let main = unsafe { &mut *conf.cast::<MainConf>() };
+    if main.aggregate_set {
+        return fail(cf, "\"analytics_aggregate\" directive is duplicate");
+    }
+    main.aggregate_set = true;
+    // SAFETY: called by nginx while parsing a directive.
+    let args = unsafe { arguments(cf) };
+    let value = text(&args[0]).unwrap_or_default();
+    if value == "off" {
+        return NGX_CONF_OK;
+    }
+    match parse_msec(value).filter(|&ms| (1..=3_600_000).contains(&ms)) {
+        Some(ms) => {
+            main.aggregate_interval_ms = Some(ms);
+            NGX_CONF_OK
+        }
+        None => fail(
+            cf,
+            &format!("invalid \"analytics_aggregate\" \"{value}\": use off or a time from 1ms to 1h"),
+        ),
     }
 }
 

@@ -85,10 +85,15 @@ pub enum Counter {
     OverflowCampaign,
     OverflowUnlisted,
     OverflowSeries,
+    /// Hits counted into a worker's aggregation table (`analytics_aggregate`).
+    HitsAggregated,
+    /// Lines the aggregation tables wrote into the pending buffers: each is then counted by
+    /// `lines_written` or a `dropped_*` counter, like any line.
+    AggregateLines,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 33] = [
+    pub const ALL: [Counter; 35] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -122,6 +127,8 @@ impl Counter {
         Counter::OverflowCampaign,
         Counter::OverflowUnlisted,
         Counter::OverflowSeries,
+        Counter::HitsAggregated,
+        Counter::AggregateLines,
     ];
 
     /// The overflow counter of a tag kind (`BudgetedTag::kind_index`): the overflow counters are
@@ -130,7 +137,9 @@ impl Counter {
         Counter::ALL
             .get((Counter::OverflowPage as usize).checked_add(kind_index)?)
             .copied()
-            .filter(|c| *c as usize >= Counter::OverflowPage as usize)
+            .filter(|c| {
+                (Counter::OverflowPage as usize..=Counter::OverflowSeries as usize).contains(&(*c as usize))
+            })
     }
 
     pub fn name(self) -> &'static str {
@@ -168,6 +177,8 @@ impl Counter {
             Counter::OverflowCampaign => "budget_overflow_campaign",
             Counter::OverflowUnlisted => "budget_overflow_unlisted_domain",
             Counter::OverflowSeries => "budget_overflow_series",
+            Counter::HitsAggregated => "hits_aggregated",
+            Counter::AggregateLines => "aggregate_lines",
         }
     }
 }
@@ -177,7 +188,10 @@ pub struct SharedState {
     /// `size_of::<SharedState>()` of the module that created it: a reload that loads a newer
     /// module with another layout must not reuse the old state.
     layout_size: AtomicU64,
-    pub last_timestamp_ns: AtomicU64,
+    /// The microsecond of the last hit's timestamp (see `analytics_core::unique_clock`).
+    pub last_hit_us: AtomicU64,
+    /// The millisecond of the last flush of aggregated lines.
+    pub last_flush_ms: AtomicU64,
     counters: [AtomicU64; Counter::ALL.len()],
 }
 

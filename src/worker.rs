@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
+use analytics_core::aggregate::{Added, AggregationTable};
 use analytics_core::budget::{apply_budget, Budget, BudgetedTag, Overflowed, OVERFLOW_VALUE};
 use analytics_core::pending::PendingLines;
-use analytics_core::unique_clock::next_unique_timestamp;
+use analytics_core::unique_clock::{next_unique_millisecond, next_unique_timestamp, Instance};
 use analytics_core::Outcome;
 use nginx_sys::{
     ngx_event_t, ngx_log_t, ngx_msec_t, ngx_time, NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_WARN,
@@ -69,8 +70,17 @@ pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
         );
         return Err(());
     }
+    let aggregation = main.aggregate_interval_ms.map(|interval| Aggregation {
+        // Bounded like the pending buffer it drains into.
+        table: AggregationTable::new(conf.buffer_size),
+        interval,
+        alarm: Alarm::new(Some(on_aggregate_timer), log),
+        scratch: Vec::new(),
+    });
     let worker = Worker {
         pending: PendingLines::new(conf.buffer_size),
+        instance: main.instance.unwrap_or_else(|| Instance::from_host_name("")),
+        aggregation,
         sink,
         shared,
         log,
@@ -102,7 +112,10 @@ pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
 pub fn stop() {
     let worker = WORKER.with(|cell| cell.try_borrow_mut().ok().and_then(|mut slot| slot.take()));
     if let Some(mut worker) = worker {
+        worker.drain_aggregation();
         worker.deliver_before_exit();
+        // Whatever the table still holds could not be offered: there is no pending room left.
+        worker.drop_aggregation();
     }
 }
 
@@ -113,8 +126,23 @@ pub fn flush_before_reopen() {
     });
 }
 
+/// `analytics_aggregate`: the table of this interval's hits and the alarm that ends the interval.
+struct Aggregation {
+    table: AggregationTable,
+    interval: ngx_msec_t,
+    /// Set when the first hit of an interval arrives; not cancelable, and wakes at least once a
+    /// second, so an exiting worker drains its table at once and is kept alive until it has.
+    alarm: Alarm,
+    /// Where a hit's line is written before the table reads it: reused, to allocate once.
+    scratch: Vec<u8>,
+}
+
 pub struct Worker {
     pending: PendingLines,
+    /// `analytics_instance`: the lowest three digits of every timestamp.
+    instance: Instance,
+    /// `analytics_aggregate`, when on.
+    aggregation: Option<Aggregation>,
     sink: Sink,
     shared: &'static SharedState,
     log: *mut ngx_log_t,
@@ -144,7 +172,137 @@ impl Worker {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        next_unique_timestamp(&self.shared.last_timestamp_ns, now)
+        next_unique_timestamp(&self.shared.last_hit_us, now, self.instance)
+    }
+
+    /// Records the line of one hit that `write` appends: into the aggregation table when
+    /// `analytics_aggregate` is on, else straight into the pending buffer.
+    pub fn enqueue_hit(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return self.enqueue(write);
+        };
+        let mut line = std::mem::take(&mut aggregation.scratch);
+        line.clear();
+        write(&mut line);
+        if !line.is_empty() {
+            self.aggregate(&line);
+        }
+        if let Some(aggregation) = self.aggregation.as_mut() {
+            aggregation.scratch = line;
+        }
+    }
+
+    fn aggregate(&mut self, line: &[u8]) {
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
+        // An exiting worker is draining its table for the last time: what still comes goes out
+        // as it is.
+        if exiting() {
+            return self.pass_through(line);
+        }
+        let mut before = aggregation.table.hits();
+        let mut added = aggregation.table.add(line);
+        if added == Added::Full && !aggregation.table.is_empty() {
+            // Early rather than lost: the table's lines go to the pending buffer now.
+            self.drain_aggregation();
+            let Some(aggregation) = self.aggregation.as_mut() else {
+                return;
+            };
+            // Only part of it may have gone: what stays was counted before.
+            before = aggregation.table.hits();
+            added = aggregation.table.add(line);
+        }
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
+        match added {
+            Added::Aggregated => {
+                let hits = aggregation.table.hits().saturating_sub(before);
+                self.shared.add(Counter::HitsAggregated, hits);
+                if !aggregation.alarm.is_set() {
+                    aggregation.alarm.set(aggregation.interval);
+                }
+            }
+            // The table is full of lines the pending buffer cannot take yet, or the line is not
+            // one the table reads: it goes as it is.
+            Added::Full | Added::NotAggregable => self.pass_through(line),
+        }
+    }
+
+    /// Queues a hit's line as it is, counted like the table's lines (one hit, one line), so that
+    /// the counters still reconcile.
+    fn pass_through(&mut self, line: &[u8]) {
+        self.shared.add(Counter::HitsAggregated, 1);
+        self.shared.add(Counter::AggregateLines, 1);
+        self.enqueue(|out| out.extend_from_slice(line));
+    }
+
+    /// Writes the aggregation table's lines into the pending buffer, all with one timestamp: a
+    /// millisecond no other flush of this instance has, so that even a millisecond store keeps
+    /// every flush of a series. What the pending buffer cannot take now stays in the table and
+    /// is offered again after the flush interval: the table is a buffer too, never a reason to
+    /// drop.
+    fn drain_aggregation(&mut self) {
+        let Worker {
+            aggregation: Some(aggregation),
+            pending,
+            shared,
+            instance,
+            ..
+        } = self
+        else {
+            return;
+        };
+        aggregation.alarm.clear();
+        if aggregation.table.is_empty() {
+            return;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let timestamp = next_unique_millisecond(&shared.last_flush_ms, now, *instance);
+        let taken = aggregation
+            .table
+            .drain_while(timestamp, |line| pending.push(line).is_ok());
+        shared.add(Counter::AggregateLines, taken as u64);
+        if !aggregation.table.is_empty() {
+            let retry = if exiting() {
+                EXIT_RETRY_MS
+            } else {
+                self.flush_interval
+            };
+            aggregation.alarm.set(retry);
+        }
+        if self.can_send()
+            && self
+                .sink
+                .batch_is_full(self.pending.len(), self.pending.line_count())
+        {
+            self.flush_soon.post();
+        }
+        self.schedule();
+    }
+
+    /// The worker is about to end: what its table still holds after a last drain is counted and
+    /// logged as dropped.
+    fn drop_aggregation(&mut self) {
+        let Some(aggregation) = self.aggregation.as_mut() else {
+            return;
+        };
+        aggregation.alarm.clear();
+        let mut lines = 0u64;
+        aggregation.table.drain(0, |_| lines += 1);
+        if lines > 0 {
+            self.shared.add(Counter::AggregateLines, lines);
+            drop_at_exit(
+                self.shared,
+                self.log,
+                lines,
+                &self.address,
+                "the worker exited before the pending buffer could take them",
+            );
+        }
     }
 
     /// Replaces every value of `outcome` that its cardinality budget does not admit by
@@ -505,6 +663,22 @@ extern "C" fn on_flush_timer(event: *mut ngx_event_t) {
             worker.waiting_for_timer = false;
             worker.flush_pass();
             worker.schedule();
+        })
+    });
+}
+
+extern "C" fn on_aggregate_timer(event: *mut ngx_event_t) {
+    // SAFETY: nginx calls timer handlers with the event that fired.
+    let log = unsafe { (*event).log };
+    contain("the aggregation timer", log, || {
+        with(|worker| {
+            let Some(aggregation) = worker.aggregation.as_mut() else {
+                return;
+            };
+            // A worker that is shutting down drains its table at once.
+            if aggregation.alarm.ring(exiting().then(now_ms)) {
+                worker.drain_aggregation();
+            }
         })
     });
 }

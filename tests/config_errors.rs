@@ -256,3 +256,57 @@ fn bad_values_are_refused() {
         "\"analytics_sink\" directive is duplicate",
     );
 }
+
+#[test]
+fn an_instance_number_outside_0_to_999_is_refused() {
+    let sink = "analytics_sink udp://127.0.0.1:8089;";
+    for bad in ["1000", "-1", "x", "1.5"] {
+        assert_rejected(
+            &format!("{sink} analytics_instance {bad};"),
+            &format!("invalid \"analytics_instance\" \"{bad}\": use a number from 0 to 999"),
+        );
+    }
+    assert_rejected(
+        &format!("{sink} analytics_instance 1; analytics_instance 2;"),
+        "\"analytics_instance\" directive is duplicate",
+    );
+    let (ok, output) = nginx_test_config(&format!("{sink} analytics_instance 999;"));
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn an_aggregation_interval_outside_1ms_to_1h_is_refused() {
+    let sink = "analytics_sink udp://127.0.0.1:8089;";
+    for bad in ["0", "2h", "soon", "on"] {
+        assert_rejected(
+            &format!("{sink} analytics_aggregate {bad};"),
+            &format!("invalid \"analytics_aggregate\" \"{bad}\": use off or a time from 1ms to 1h"),
+        );
+    }
+    assert_rejected(
+        &format!("{sink} analytics_aggregate 1s; analytics_aggregate off;"),
+        "\"analytics_aggregate\" directive is duplicate",
+    );
+    for good in ["off", "1ms", "10s", "1h"] {
+        let (ok, output) = nginx_test_config(&format!("{sink} analytics_aggregate {good};"));
+        assert!(ok, "{good}: {output}");
+    }
+}
+
+/// The module writes nanoseconds: a write URL that asks the store to read them as anything else
+/// would misplace every line by a factor of a thousand or more.
+#[test]
+fn a_sink_url_with_a_precision_other_than_nanoseconds_is_refused() {
+    for bad in ["ms", "s", "u", "us"] {
+        assert_rejected(
+            &format!("analytics_sink http://127.0.0.1:8086/write?db=a&precision={bad};"),
+            "timestamps are written in nanoseconds; use precision=ns or leave it out",
+        );
+    }
+    for good in ["ns", "n"] {
+        let (ok, output) = nginx_test_config(&format!(
+            "analytics_sink http://127.0.0.1:8086/write?db=a&precision={good};"
+        ));
+        assert!(ok, "{good}: {output}");
+    }
+}

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent_features;
+pub mod aggregate;
 pub mod beacon;
 pub mod bots;
 pub mod budget;
@@ -28,6 +29,7 @@ pub mod policy;
 pub mod record;
 pub mod representation;
 pub mod sink_address;
+pub mod timestamp_precision;
 pub mod unique_clock;
 
 pub use beacon::{Beacon, BeaconError, BeaconKind};

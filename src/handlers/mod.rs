@@ -26,7 +26,7 @@ pub fn record(worker: &mut Worker, outcome: &mut Outcome, measurements: &Measure
     worker.apply_budget(outcome);
     let timestamp = worker.timestamp();
     let mut kind = RecordKind::PageView;
-    worker.enqueue(|out| kind = write_outcome(out, &*outcome, measurements, timestamp));
+    worker.enqueue_hit(|out| kind = write_outcome(out, &*outcome, measurements, timestamp));
     match kind {
         RecordKind::PageView => Counter::Accepted,
         RecordKind::NotFound => Counter::NotFound,

@@ -15,12 +15,18 @@ pub struct VictoriaMetrics {
 
 impl VictoriaMetrics {
     pub fn start() -> VictoriaMetrics {
+        Self::start_with(&[])
+    }
+
+    /// Started with extra command-line flags (e.g. `-dedup.minScrapeInterval=1ms`).
+    pub fn start_with(flags: &[&str]) -> VictoriaMetrics {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = Command::new("victoria-metrics")
             .arg(format!("-storageDataPath={}", dir.path().display()))
             .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
             .arg("-search.latencyOffset=0s")
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -44,6 +50,11 @@ impl VictoriaMetrics {
         Some((r.status, r.text()))
     }
 
+    /// `/write` on this server: its InfluxDB line-protocol endpoint.
+    pub fn write_url(&self) -> String {
+        format!("http://127.0.0.1:{}/write", self.port)
+    }
+
     /// The sum of every stored sample of `metric` (after flushing what was just written).
     pub fn sum(&self, metric: &str) -> f64 {
         self.get("/internal/force_flush");
@@ -56,6 +67,25 @@ impl VictoriaMetrics {
             .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
             .filter_map(|v| v.as_f64())
             .sum()
+    }
+}
+
+impl VictoriaMetrics {
+    /// The value of an instant MetricsQL query that yields one number (queries apply
+    /// `-dedup.minScrapeInterval`), or `None` when it yields nothing.
+    pub fn query_number(&self, query: &str) -> Option<f64> {
+        self.get("/internal/force_flush");
+        let encoded: String = query
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, body) = self.get(&format!("/api/v1/query?nocache=1&query={encoded}"))?;
+        assert_eq!(status, 200, "{query}: {body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        reply["data"]["result"][0]["value"][1].as_str()?.parse().ok()
     }
 }
 
