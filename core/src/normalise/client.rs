@@ -222,6 +222,14 @@ enum Mark {
     WebKit,
     /// Operating systems that also say `Linux` or `Android` but are neither.
     OtherOs,
+    /// A browser outside the list that names the engine it is built on too (`Chrome/…`).
+    OtherBrowser,
+    /// Android's WebView (`; wv)`).
+    WebView,
+    /// A television (or a stick plugged into one): a desktop, whatever else it says.
+    Tv,
+    /// `like`, as in `like Gecko`, `like Mac OS X`, `like iPhone`: the next word names another.
+    Like,
 }
 
 /// The mark of a token's name (the part before `/`), if any. Names are matched exactly and in
@@ -232,7 +240,8 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"Edg" | b"EdgA" | b"EdgiOS" | b"Edge" => Mark::Browser(Edge),
         b"OPR" | b"OPiOS" | b"OPT" | b"Opera" | b"OPX" | b"OPRGX" => Mark::Browser(Opera),
         b"SamsungBrowser" => Mark::Browser(Samsung),
-        b"YaBrowser" | b"YaSearchBrowser" | b"Yowser" | b"YaApp_Android" | b"YaApp_iOS" => {
+        b"YaBrowser" | b"YaSearchBrowser" | b"Yowser" | b"YaApp_Android" | b"YaApp_iOS" | b"YandexSearch"
+        | b"YandexSearchBrowser" | b"YaSearchApp" => {
             Mark::Browser(Yandex)
         }
         b"UCBrowser" | b"UBrowser" | b"UCWEB" | b"UCMini" | b"UCTurbo" => Mark::Browser(Uc),
@@ -240,14 +249,27 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"Brave" => Mark::Browser(Brave),
         b"Firefox" | b"FxiOS" | b"Focus" | b"Klar" => Mark::Browser(Firefox),
         b"Chrome" | b"CriOS" => Mark::Browser(Chrome),
-        b"FBAN" | b"FBAV" | b"FB_IAB" | b"FBIOS" | b"Instagram" | b"musical_ly" | b"TikTok"
-        | b"BytedanceWebview" | b"Snapchat" | b"Twitter" | b"TwitterAndroid" | b"GSA" | b"Pinterest"
-        | b"LinkedInApp" | b"Line" | b"wv" | b"WebView" | b"MicroMessenger" | b"Telegram"
-        | b"WhatsApp" | b"DuckDuckGo" | b"Threads" | b"Barcelona" => Mark::Browser(InApp),
+        b"FBAN" | b"FBAV" | b"FB_IAB" | b"FBIOS" | b"Instagram" | b"TikTok" | b"BytedanceWebview"
+        | b"Snapchat" | b"Twitter" | b"TwitterAndroid" | b"GSA" | b"Pinterest" | b"LinkedInApp"
+        | b"Line" | b"MicroMessenger" | b"Telegram" | b"WhatsApp" | b"Threads" | b"Barcelona"
+        | b"KAKAOTALK" | b"NAVER" | b"Zalo" | b"BingWeb" | b"BingSapphire" | b"baiduboxapp" => {
+            Mark::Browser(InApp)
+        }
+        // Browsers of their own that also name the engine they are built on.
+        b"XiaoMi" | b"Quark" | b"Silk" | b"Whale" | b"Ecosia" | b"Ddg" | b"DuckDuckGo" | b"Epiphany"
+        | b"Falkon" | b"LibreWolf" | b"Waterfox" | b"Wolvic" | b"Puffin" | b"Maxthon" | b"Midori" => {
+            Mark::OtherBrowser
+        }
+        // Android's WebView: an app's page, unless a browser built on it names itself.
+        b"wv" | b"WebView" => Mark::WebView,
+        b"TV" | b"SMART-TV" | b"SmartTV" | b"HbbTV" | b"BRAVIA" | b"CrKey" | b"GoogleTV" | b"AndroidTV" => {
+            Mark::Tv
+        }
+        b"like" => Mark::Like,
         b"Safari" => Mark::Safari,
         b"Version" => Mark::Version,
         b"Mobile" | b"Mobi" => Mark::Mobile,
-        b"Tablet" | b"Kindle" | b"Silk" => Mark::Tablet,
+        b"Tablet" | b"Kindle" => Mark::Tablet,
         b"iPhone" | b"iPod" => Mark::Phone,
         b"iPad" => Mark::IPad,
         b"Android" => Mark::Android,
@@ -257,10 +279,29 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"CrOS" => Mark::Os(Platform::ChromeOs),
         b"Linux" | b"X11" | b"Ubuntu" | b"Fedora" => Mark::Os(Platform::Linux),
         b"FreeBSD" | b"OpenBSD" | b"NetBSD" => Mark::Os(Platform::Bsd),
-        b"Tizen" | b"KAIOS" | b"KaiOS" | b"HarmonyOS" | b"PlayStation" | b"Nintendo" | b"Web0S"
-        | b"webOS" => Mark::OtherOs,
-        _ => return None,
+        b"Tizen" | b"KAIOS" | b"KaiOS" | b"HarmonyOS" | b"PlayStation" | b"Nintendo" | b"Xbox"
+        | b"Web0S" | b"webOS" => Mark::OtherOs,
+        _ => return mark_of_prefix(name),
     })
+}
+
+/// Marks of names that carry a model or version in the same token (`iPad13,10`,
+/// `musical_ly_34.3.1`, Fire TV's `AFTKADE001`), and browsers named `…Browser` (`HuaweiBrowser`,
+/// `MQQBrowser`, `coc_coc_browser`) that are none of the known ones.
+fn mark_of_prefix(name: &[u8]) -> Option<Mark> {
+    if name.starts_with(b"iPad") {
+        Some(Mark::IPad)
+    } else if name.starts_with(b"iPhone") || name.starts_with(b"iPod") {
+        Some(Mark::Phone)
+    } else if name.starts_with(b"musical_ly") {
+        Some(Mark::Browser(Browser::InApp))
+    } else if name.starts_with(b"AFT") && name.len() > 3 {
+        Some(Mark::Tv)
+    } else if name.len() > 7 && name[name.len() - 7..].eq_ignore_ascii_case(b"browser") {
+        Some(Mark::OtherBrowser)
+    } else {
+        None
+    }
 }
 
 /// Bytes that end a token of a `User-Agent`.
@@ -274,6 +315,9 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
     let mut browser: Option<Browser> = None;
     let (mut safari, mut version, mut mobile, mut tablet, mut webkit) = (false, false, false, false, false);
     let (mut phone, mut ipad, mut android, mut other_os) = (false, false, false, false);
+    let (mut other_browser, mut webview, mut tv) = (false, false, false);
+    // The previous token was `like`, or `Tablet` (`Tablet PC` is a Windows laptop's mark).
+    let (mut after_like, mut after_tablet) = (false, false);
     let mut os: Option<Platform> = None;
     let mut at = 0;
     while at < bytes.len() {
@@ -290,8 +334,19 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
             at += 1;
         }
         let name = &bytes[start..name_end.unwrap_or(at)];
-        match mark(name) {
+        let mark = mark(name);
+        if std::mem::take(&mut after_like) {
+            continue;
+        }
+        if std::mem::take(&mut after_tablet) && name == b"PC" {
+            tablet = false;
+        }
+        match mark {
             None => {}
+            Some(Mark::Like) => after_like = true,
+            Some(Mark::OtherBrowser) => other_browser = true,
+            Some(Mark::WebView) => webview = true,
+            Some(Mark::Tv) => tv = true,
             Some(Mark::Browser(b)) => {
                 if browser.is_none_or(|f| b.rank() > f.rank()) {
                     browser = Some(b);
@@ -306,7 +361,10 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
             Some(Mark::Safari) => safari = true,
             Some(Mark::Version) => version = true,
             Some(Mark::Mobile) => mobile = true,
-            Some(Mark::Tablet) => tablet = true,
+            Some(Mark::Tablet) => {
+                tablet = true;
+                after_tablet = true;
+            }
             Some(Mark::Phone) => phone = true,
             Some(Mark::IPad) => ipad = true,
             Some(Mark::Android) => android = true,
@@ -327,13 +385,18 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
         Some(Platform::Other)
     };
     let browser = match browser {
+        Some(b) if b.rank() >= Browser::InApp.rank() => b,
+        _ if other_browser => Browser::Other,
+        _ if webview => Browser::InApp,
         Some(b) => b,
         None if safari && (version || ios) => Browser::Safari,
         // An iOS app's web view names the engine and `Mobile/…`, not Safari.
         None if ios && webkit && !safari => Browser::InApp,
         None => Browser::Other,
     };
-    let device = if ipad || tablet || (android && !mobile) {
+    let device = if tv {
+        Device::Desktop
+    } else if ipad || tablet || (android && !mobile) {
         Device::Tablet
     } else if phone || mobile {
         Device::Mobile
