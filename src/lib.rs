@@ -16,6 +16,7 @@ use ngx::core::Status;
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 
 mod budget_zone;
+mod client_families;
 mod conf;
 mod directives;
 mod handlers;
@@ -24,6 +25,7 @@ mod panic_guard;
 mod request_body;
 mod response;
 mod shared_state;
+mod site_tags;
 mod sink;
 mod timer;
 mod visitor_filter;

@@ -85,10 +85,11 @@ pub enum Counter {
     OverflowCampaign,
     OverflowUnlisted,
     OverflowSeries,
+    OverflowCustom,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 33] = [
+    pub const ALL: [Counter; 34] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -122,6 +123,7 @@ impl Counter {
         Counter::OverflowCampaign,
         Counter::OverflowUnlisted,
         Counter::OverflowSeries,
+        Counter::OverflowCustom,
     ];
 
     /// The overflow counter of a tag kind (`BudgetedTag::kind_index`): the overflow counters are
@@ -168,6 +170,7 @@ impl Counter {
             Counter::OverflowCampaign => "budget_overflow_campaign",
             Counter::OverflowUnlisted => "budget_overflow_unlisted_domain",
             Counter::OverflowSeries => "budget_overflow_series",
+            Counter::OverflowCustom => "budget_overflow_custom",
         }
     }
 }
