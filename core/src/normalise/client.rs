@@ -280,7 +280,7 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"Linux" | b"X11" | b"Ubuntu" | b"Fedora" => Mark::Os(Platform::Linux),
         b"FreeBSD" | b"OpenBSD" | b"NetBSD" => Mark::Os(Platform::Bsd),
         b"Tizen" | b"KAIOS" | b"KaiOS" | b"HarmonyOS" | b"PlayStation" | b"Nintendo" | b"Xbox"
-        | b"Web0S" | b"webOS" => Mark::OtherOs,
+        | b"Web0S" | b"webOS" | b"Fuchsia" => Mark::OtherOs,
         _ => return mark_of_prefix(name),
     })
 }
@@ -379,10 +379,9 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
         Some(Platform::Other)
     } else if android {
         Some(Platform::Android)
-    } else if os.is_some() {
-        os
     } else {
-        Some(Platform::Other)
+        // No operating system named: the beacon's own platform (if any) decides.
+        os
     };
     let browser = match browser {
         Some(b) if b.rank() >= Browser::InApp.rank() => b,
@@ -395,18 +394,21 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
         None => Browser::Other,
     };
     let device = if tv {
-        Device::Desktop
+        Some(Device::Desktop)
     } else if ipad || tablet || (android && !mobile) {
-        Device::Tablet
+        Some(Device::Tablet)
     } else if phone || mobile {
-        Device::Mobile
+        Some(Device::Mobile)
+    } else if platform.is_some() {
+        Some(Device::Desktop)
     } else {
-        Device::Desktop
+        // Neither a device nor a system named: the beacon's own hint (if any) decides.
+        None
     };
     AgentFamilies {
         browser: Some(browser),
         platform,
-        device: Some(device),
+        device,
     }
 }
 
@@ -466,10 +468,12 @@ mod tests {
                 "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
                 (InApp, Platform::Ios, Device::Mobile),
             ),
-            ("curl/8.5.0", (Other, Platform::Other, Device::Desktop)),
         ] {
             assert_eq!(agent(ua), expected, "{ua}");
         }
+        // Nothing said of the system or the device: left to the beacon.
+        let f = scan_user_agent("Mozilla/5.0");
+        assert_eq!((f.browser, f.platform, f.device), (Some(Other), None, None));
     }
 
     #[test]
