@@ -113,7 +113,7 @@ pub struct Families {
 pub fn client_families(headers: &ClientHeaders) -> Families {
     let from_agent = headers
         .user_agent
-        .filter(|ua| ua.len() <= MAX_HEADER_LEN)
+        .filter(|ua| ua.len() <= MAX_HEADER_LEN && !ua.trim().is_empty())
         .map(scan_user_agent)
         .unwrap_or_default();
     let hinted_browser = headers.brands.and_then(browser_from_brands);
