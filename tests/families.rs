@@ -24,10 +24,19 @@ fn file_nginx(location_extra: &str, http_extra: &str) -> Nginx {
     ))
 }
 
+/// The `n` lines written, parsed, in the order of their `load_ms` (workers write in their own
+/// order: the tests number their beacons so).
 fn lines_of(nginx: &Nginx, n: usize) -> Vec<ParsedLine> {
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), n, Duration::from_secs(20));
     assert_eq!(lines.len(), n, "{}", nginx.error_log());
-    lines.iter().map(|l| parse_line(l)).collect()
+    let mut lines: Vec<ParsedLine> = lines.iter().map(|l| parse_line(l)).collect();
+    lines.sort_by_key(|l| l.field("load_ms").map(|v| v.trim_end_matches('i').parse::<u64>().unwrap()));
+    lines
+}
+
+/// A beacon numbered `i` (its load time).
+fn numbered(i: usize) -> String {
+    format!(r#"{{"d":"example.com","g":"/","l":{i}}}"#)
 }
 
 fn beacon_with(nginx: &Nginx, body: &str, headers: &[(&str, &str)]) {
@@ -81,10 +90,9 @@ fn real_user_agents_give_their_families_and_nothing_of_the_user_agent() {
 #[test]
 fn client_hints_win_over_the_user_agent_and_hostile_hints_say_nothing() {
     let nginx = file_nginx("", "");
-    let body = r#"{"d":"example.com","g":"/"}"#;
     beacon_with(
         &nginx,
-        body,
+        &numbered(0),
         &[
             ("Sec-CH-UA", r#""Not)A;Brand";v="8", "Chromium";v="138", "Microsoft Edge";v="138""#),
             ("Sec-CH-UA-Mobile", "?1"),
@@ -94,7 +102,7 @@ fn client_hints_win_over_the_user_agent_and_hostile_hints_say_nothing() {
     // Only the engine and GREASE: the User-Agent (Chrome on Linux) names the browser.
     beacon_with(
         &nginx,
-        body,
+        &numbered(1),
         &[
             ("Sec-CH-UA", r#""Chromium";v="138", "Not=A?Brand";v="24""#),
             ("Sec-CH-UA-Mobile", "?0"),
@@ -104,7 +112,7 @@ fn client_hints_win_over_the_user_agent_and_hostile_hints_say_nothing() {
     let long = format!(r#""Microsoft Edge";v="1", {}"#, "\"x\", ".repeat(400));
     beacon_with(
         &nginx,
-        body,
+        &numbered(2),
         &[
             ("Sec-CH-UA", &long),
             ("Sec-CH-UA-Mobile", "?7"),
@@ -181,10 +189,9 @@ fn analytics_tag_with_a_map_adds_its_tag_and_an_empty_value_adds_none() {
         "analytics_tag country $country; analytics_tag zz_cdn $http_cf_ipcountry;",
         TAGS,
     );
-    let body = r#"{"d":"example.com","g":"/"}"#;
-    beacon_with(&nginx, body, &[("X-Country", "DE"), ("CF-IPCountry", "CH")]);
-    beacon_with(&nginx, body, &[("X-Country", "evil")]);
-    beacon_with(&nginx, body, &[]);
+    beacon_with(&nginx, &numbered(0), &[("X-Country", "DE"), ("CF-IPCountry", "CH")]);
+    beacon_with(&nginx, &numbered(1), &[("X-Country", "evil")]);
+    beacon_with(&nginx, &numbered(2), &[]);
     let lines = lines_of(&nginx, 3);
     assert_eq!(lines[0].tag("country"), Some("DE"));
     assert_eq!(lines[0].tag("zz_cdn"), Some("CH"));
@@ -203,7 +210,6 @@ fn analytics_tag_with_a_map_adds_its_tag_and_an_empty_value_adds_none() {
 #[test]
 fn hostile_tag_values_are_refused_and_the_hit_is_kept() {
     let nginx = file_nginx("analytics_tag cdn $http_cf_ipcountry;", "");
-    let body = r#"{"d":"example.com","g":"/"}"#;
     let long = "A".repeat(65);
     let hostile = [
         long.as_str(),
@@ -216,14 +222,15 @@ fn hostile_tag_values_are_refused_and_the_hit_is_kept() {
         "DE\tx",
         "'; drop",
     ];
-    for value in hostile {
+    for (i, value) in hostile.iter().enumerate() {
+        let body = numbered(i);
         let r = http(nginx.port, "POST", "/ping", &[("CF-IPCountry", value)], body.as_bytes());
         assert_eq!(r.status, 204, "{value:?}");
     }
     // Allowed: 64 bytes, and the characters of the closed set (a space is escaped).
     let longest = "B".repeat(64);
-    beacon_with(&nginx, body, &[("CF-IPCountry", &longest)]);
-    beacon_with(&nginx, body, &[("CF-IPCountry", "Sao Paulo-1.a:b/c_d")]);
+    beacon_with(&nginx, &numbered(hostile.len()), &[("CF-IPCountry", &longest)]);
+    beacon_with(&nginx, &numbered(hostile.len() + 1), &[("CF-IPCountry", "Sao Paulo-1.a:b/c_d")]);
     let lines = lines_of(&nginx, hostile.len() + 2);
     for line in &lines[..hostile.len()] {
         assert_eq!(line.tag("cdn"), None, "{line:?}");
@@ -267,9 +274,8 @@ fn a_block_with_its_own_tags_replaces_the_inherited_ones() {
         location = /own { analytics_beacon; analytics_tag inner inner; }
     }"#,
     );
-    let body = br#"{"d":"example.com","g":"/"}"#;
-    assert_eq!(nginx.post("/ping", body).status, 204);
-    assert_eq!(nginx.post("/own", body).status, 204);
+    assert_eq!(nginx.post("/ping", numbered(0).as_bytes()).status, 204);
+    assert_eq!(nginx.post("/own", numbered(1).as_bytes()).status, 204);
     let lines = lines_of(&nginx, 2);
     let tags = |l: &ParsedLine| (l.tag("outer").map(str::to_owned), l.tag("inner").map(str::to_owned));
     assert_eq!(tags(&lines[0]), (Some("outer".into()), None));
