@@ -185,7 +185,7 @@ fn series_and_fields(line: &str) -> String {
 /// Removes the values that depend on the machine (platform, time zone, load time).
 fn generic(line: &str) -> String {
     let mut out = series_and_fields(line);
-    for key in [",platform=", ",tz=", ",load_ms="] {
+    for key in [",browser=", ",platform=", ",tz=", ",load_ms="] {
         if let Some(start) = out.find(key) {
             // The value ends at the next separator that is not escaped (`Linux\ x86_64`).
             let bytes = out.as_bytes();
@@ -228,12 +228,12 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     assert_eq!(
         got,
         [
-            "pageview,device=desktop,domain=localhost,page=/a.html,platform=*,referrer_domain=start.localhost,tz=*,\
+            "pageview,browser=*,device=desktop,domain=localhost,page=/a.html,platform=*,referrer_domain=start.localhost,tz=*,\
              utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://start.localhost/\"",
-            "pageview,device=desktop,domain=localhost,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
-            "pageview,device=desktop,domain=localhost,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
             "event,domain=localhost,name=video-play,page=/b/route hits=1i",
-            "notfound,device=desktop,domain=localhost,page=/missing.html,platform=*,tz=* \
+            "notfound,browser=*,device=desktop,domain=localhost,page=/missing.html,platform=*,tz=* \
              hits=1i,load_ms=*,session_pages=4i",
         ],
         "{}",
@@ -368,7 +368,7 @@ fn in_session_order(lines: &[String]) -> Vec<String> {
 fn view(page: &str, loaded: bool, pages: u32) -> String {
     let load = if loaded { ",load_ms=*" } else { "" };
     format!(
-        "pageview,device=desktop,domain=localhost,page={page},platform=*,tz=* hits=1i{load},session_pages={pages}i"
+        "pageview,browser=*,device=desktop,domain=localhost,page={page},platform=*,tz=* hits=1i{load},session_pages={pages}i"
     )
 }
 
@@ -513,9 +513,16 @@ fn only_campaign_parameters_leave_the_browser(engine: Engine) {
     let mut tags: Vec<String> = line.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     tags.sort();
     let tz = format!("tz={}", line.tag("tz").unwrap());
+    // From the request headers: headless Chromium names itself `HeadlessChrome`, no browser of
+    // the list (and a robot, unless `analytics_filter_bots off`).
+    let browser = match engine {
+        Engine::Chromium => "browser=other",
+        Engine::Firefox => "browser=Firefox",
+    };
     assert_eq!(
         tags,
         [
+            browser,
             "device=desktop",
             "domain=localhost",
             "page=/landing.html",

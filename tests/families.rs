@@ -30,7 +30,10 @@ fn lines_of(nginx: &Nginx, n: usize) -> Vec<ParsedLine> {
     let lines = wait_for_file_lines(&nginx.path("analytics.lp"), n, Duration::from_secs(20));
     assert_eq!(lines.len(), n, "{}", nginx.error_log());
     let mut lines: Vec<ParsedLine> = lines.iter().map(|l| parse_line(l)).collect();
-    lines.sort_by_key(|l| l.field("load_ms").map(|v| v.trim_end_matches('i').parse::<u64>().unwrap()));
+    lines.sort_by_key(|l| {
+        l.field("load_ms")
+            .map(|v| v.trim_end_matches('i').parse::<u64>().unwrap())
+    });
     lines
 }
 
@@ -69,7 +72,12 @@ fn real_user_agents_give_their_families_and_nothing_of_the_user_agent() {
     let text = std::fs::read_to_string(nginx.path("analytics.lp")).unwrap_or_default();
     let lines = lines_of(&nginx, corpus.len());
     for line in &lines {
-        let i: usize = line.field("load_ms").unwrap().trim_end_matches('i').parse().unwrap();
+        let i: usize = line
+            .field("load_ms")
+            .unwrap()
+            .trim_end_matches('i')
+            .parse()
+            .unwrap();
         let (expected, agent) = corpus[i];
         // "-": the User-Agent said nothing, and the beacon's own fields decide.
         let fallback = [expected[0], "Windows", "mobile"];
@@ -79,9 +87,20 @@ fn real_user_agents_give_their_families_and_nothing_of_the_user_agent() {
             .map(|(e, f)| if *e == "-" { f } else { e })
             .collect();
         let found = [line.tag("browser"), line.tag("platform"), line.tag("device")];
-        assert_eq!(found.map(Option::unwrap_or_default), expected[..], "{agent}\n{line:?}");
+        assert_eq!(
+            found.map(Option::unwrap_or_default),
+            expected[..],
+            "{agent}\n{line:?}"
+        );
     }
-    for fragment in ["Mozilla", "AppleWebKit", "KHTML", "Gecko", "Build", "Mobile Safari"] {
+    for fragment in [
+        "Mozilla",
+        "AppleWebKit",
+        "KHTML",
+        "Gecko",
+        "Build",
+        "Mobile Safari",
+    ] {
         assert!(!text.contains(fragment), "{fragment} was stored");
     }
     nginx.assert_log_clean();
@@ -94,7 +113,10 @@ fn client_hints_win_over_the_user_agent_and_hostile_hints_say_nothing() {
         &nginx,
         &numbered(0),
         &[
-            ("Sec-CH-UA", r#""Not)A;Brand";v="8", "Chromium";v="138", "Microsoft Edge";v="138""#),
+            (
+                "Sec-CH-UA",
+                r#""Not)A;Brand";v="8", "Chromium";v="138", "Microsoft Edge";v="138""#,
+            ),
             ("Sec-CH-UA-Mobile", "?1"),
             ("Sec-CH-UA-Platform", r#""Android""#),
         ],
@@ -122,9 +144,7 @@ fn client_hints_win_over_the_user_agent_and_hostile_hints_say_nothing() {
     let lines = lines_of(&nginx, 3);
     let families: Vec<[&str; 3]> = lines
         .iter()
-        .map(|l| {
-            [l.tag("browser"), l.tag("platform"), l.tag("device")].map(Option::unwrap_or_default)
-        })
+        .map(|l| [l.tag("browser"), l.tag("platform"), l.tag("device")].map(Option::unwrap_or_default))
         .collect();
     assert_eq!(
         families,
@@ -189,7 +209,11 @@ fn analytics_tag_with_a_map_adds_its_tag_and_an_empty_value_adds_none() {
         "analytics_tag country $country; analytics_tag zz_cdn $http_cf_ipcountry;",
         TAGS,
     );
-    beacon_with(&nginx, &numbered(0), &[("X-Country", "DE"), ("CF-IPCountry", "CH")]);
+    beacon_with(
+        &nginx,
+        &numbered(0),
+        &[("X-Country", "DE"), ("CF-IPCountry", "CH")],
+    );
     beacon_with(&nginx, &numbered(1), &[("X-Country", "evil")]);
     beacon_with(&nginx, &numbered(2), &[]);
     let lines = lines_of(&nginx, 3);
@@ -202,7 +226,11 @@ fn analytics_tag_with_a_map_adds_its_tag_and_an_empty_value_adds_none() {
     assert_eq!(keys, sorted);
     assert!(keys.contains(&"browser") && keys.contains(&"page"), "{keys:?}");
     for line in &lines[1..] {
-        assert_eq!((line.tag("country"), line.tag("zz_cdn")), (None, None), "{line:?}");
+        assert_eq!(
+            (line.tag("country"), line.tag("zz_cdn")),
+            (None, None),
+            "{line:?}"
+        );
     }
     nginx.assert_log_clean();
 }
@@ -224,13 +252,23 @@ fn hostile_tag_values_are_refused_and_the_hit_is_kept() {
     ];
     for (i, value) in hostile.iter().enumerate() {
         let body = numbered(i);
-        let r = http(nginx.port, "POST", "/ping", &[("CF-IPCountry", value)], body.as_bytes());
+        let r = http(
+            nginx.port,
+            "POST",
+            "/ping",
+            &[("CF-IPCountry", value)],
+            body.as_bytes(),
+        );
         assert_eq!(r.status, 204, "{value:?}");
     }
     // Allowed: 64 bytes, and the characters of the closed set (a space is escaped).
     let longest = "B".repeat(64);
     beacon_with(&nginx, &numbered(hostile.len()), &[("CF-IPCountry", &longest)]);
-    beacon_with(&nginx, &numbered(hostile.len() + 1), &[("CF-IPCountry", "Sao Paulo-1.a:b/c_d")]);
+    beacon_with(
+        &nginx,
+        &numbered(hostile.len() + 1),
+        &[("CF-IPCountry", "Sao Paulo-1.a:b/c_d")],
+    );
     let lines = lines_of(&nginx, hostile.len() + 2);
     for line in &lines[..hostile.len()] {
         assert_eq!(line.tag("cdn"), None, "{line:?}");
@@ -277,7 +315,12 @@ fn a_block_with_its_own_tags_replaces_the_inherited_ones() {
     assert_eq!(nginx.post("/ping", numbered(0).as_bytes()).status, 204);
     assert_eq!(nginx.post("/own", numbered(1).as_bytes()).status, 204);
     let lines = lines_of(&nginx, 2);
-    let tags = |l: &ParsedLine| (l.tag("outer").map(str::to_owned), l.tag("inner").map(str::to_owned));
+    let tags = |l: &ParsedLine| {
+        (
+            l.tag("outer").map(str::to_owned),
+            l.tag("inner").map(str::to_owned),
+        )
+    };
     assert_eq!(tags(&lines[0]), (Some("outer".into()), None));
     assert_eq!(tags(&lines[1]), (None, Some("inner".into())));
 }
@@ -292,7 +335,10 @@ fn a_bad_analytics_tag_fails_the_configuration_check() {
         ("analytics_tag page $host;", "module's own tags or fields"),
         ("analytics_tag browser $host;", "module's own tags or fields"),
         ("analytics_tag utm_source $host;", "is also a campaign parameter"),
-        ("analytics_tag a $host; analytics_tag a $uri;", "set twice in this block"),
+        (
+            "analytics_tag a $host; analytics_tag a $uri;",
+            "set twice in this block",
+        ),
         ("analytics_tag a \"\";", "an empty value"),
         ("analytics_tag a;", "invalid number of arguments"),
     ] {
@@ -305,6 +351,9 @@ fn a_bad_analytics_tag_fails_the_configuration_check() {
     }}"#
         ));
         assert!(!ok, "{directive}: accepted\n{text}");
-        assert!(text.contains(error) && text.contains("analytics_tag"), "{directive}:\n{text}");
+        assert!(
+            text.contains(error) && text.contains("analytics_tag"),
+            "{directive}:\n{text}"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
             (None, Some(_)) => false,
             (None, None) => break,
         };
-        let next = if campaign_first { &mut campaign } else { &mut site_tags };
+        let next = if campaign_first {
+            &mut campaign
+        } else {
+            &mut site_tags
+        };
         let Some((name, value)) = next.next_if(|(name, _)| name.as_str() < key) else {
             break;
         };

@@ -230,8 +230,9 @@ impl BudgetLayout {
                     BudgetedTag::Campaign(parameter) => {
                         (parameter < self.campaign_params.len()).then_some(5 + parameter)?
                     }
-                    BudgetedTag::SiteTag(tag) => (tag < self.site_tags.len())
-                        .then_some(5 + self.campaign_params.len() + tag)?,
+                    BudgetedTag::SiteTag(tag) => {
+                        (tag < self.site_tags.len()).then_some(5 + self.campaign_params.len() + tag)?
+                    }
                     BudgetedTag::Unlisted | BudgetedTag::Series => return None,
                 };
                 // Within the table (checked by `new`), so no overflow.

@@ -1,7 +1,8 @@
 //! The tags whose values a client chooses, and which therefore get a budget.
 //!
-//! Platform, device and tz are not here: they are closed sets (a handful of platform classes, two
-//! devices, the real time-zone offsets), so they cannot add more than a fixed number of values.
+//! Browser, platform, device and tz are not here: they are closed sets (a dozen browser families,
+//! a handful of platform classes, three devices, the real time-zone offsets), so they cannot add
+//! more than a fixed number of values.
 
 /// A tag whose distinct values are bounded per period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -240,21 +240,23 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"Edg" | b"EdgA" | b"EdgiOS" | b"Edge" => Mark::Browser(Edge),
         b"OPR" | b"OPiOS" | b"OPT" | b"Opera" | b"OPX" | b"OPRGX" => Mark::Browser(Opera),
         b"SamsungBrowser" => Mark::Browser(Samsung),
-        b"YaBrowser" | b"YaSearchBrowser" | b"Yowser" | b"YaApp_Android" | b"YaApp_iOS" | b"YandexSearch"
-        | b"YandexSearchBrowser" | b"YaSearchApp" => {
-            Mark::Browser(Yandex)
-        }
+        b"YaBrowser"
+        | b"YaSearchBrowser"
+        | b"Yowser"
+        | b"YaApp_Android"
+        | b"YaApp_iOS"
+        | b"YandexSearch"
+        | b"YandexSearchBrowser"
+        | b"YaSearchApp" => Mark::Browser(Yandex),
         b"UCBrowser" | b"UBrowser" | b"UCWEB" | b"UCMini" | b"UCTurbo" => Mark::Browser(Uc),
         b"Vivaldi" => Mark::Browser(Vivaldi),
         b"Brave" => Mark::Browser(Brave),
         b"Firefox" | b"FxiOS" | b"Focus" | b"Klar" => Mark::Browser(Firefox),
         b"Chrome" | b"CriOS" => Mark::Browser(Chrome),
         b"FBAN" | b"FBAV" | b"FB_IAB" | b"FBIOS" | b"Instagram" | b"TikTok" | b"BytedanceWebview"
-        | b"Snapchat" | b"Twitter" | b"TwitterAndroid" | b"GSA" | b"Pinterest" | b"LinkedInApp"
-        | b"Line" | b"MicroMessenger" | b"Telegram" | b"WhatsApp" | b"Threads" | b"Barcelona"
-        | b"KAKAOTALK" | b"NAVER" | b"Zalo" | b"BingWeb" | b"BingSapphire" | b"baiduboxapp" => {
-            Mark::Browser(InApp)
-        }
+        | b"Snapchat" | b"Twitter" | b"TwitterAndroid" | b"GSA" | b"Pinterest" | b"LinkedInApp" | b"Line"
+        | b"MicroMessenger" | b"Telegram" | b"WhatsApp" | b"Threads" | b"Barcelona" | b"KAKAOTALK"
+        | b"NAVER" | b"Zalo" | b"BingWeb" | b"BingSapphire" | b"baiduboxapp" => Mark::Browser(InApp),
         // Browsers of their own that also name the engine they are built on.
         b"XiaoMi" | b"Quark" | b"Silk" | b"Whale" | b"Ecosia" | b"Ddg" | b"DuckDuckGo" | b"Epiphany"
         | b"Falkon" | b"LibreWolf" | b"Waterfox" | b"Wolvic" | b"Puffin" | b"Maxthon" | b"Midori" => {
@@ -279,8 +281,8 @@ fn mark(name: &[u8]) -> Option<Mark> {
         b"CrOS" => Mark::Os(Platform::ChromeOs),
         b"Linux" | b"X11" | b"Ubuntu" | b"Fedora" => Mark::Os(Platform::Linux),
         b"FreeBSD" | b"OpenBSD" | b"NetBSD" => Mark::Os(Platform::Bsd),
-        b"Tizen" | b"KAIOS" | b"KaiOS" | b"HarmonyOS" | b"PlayStation" | b"Nintendo" | b"Xbox"
-        | b"Web0S" | b"webOS" | b"Fuchsia" => Mark::OtherOs,
+        b"Tizen" | b"KAIOS" | b"KaiOS" | b"HarmonyOS" | b"PlayStation" | b"Nintendo" | b"Xbox" | b"Web0S"
+        | b"webOS" | b"Fuchsia" => Mark::OtherOs,
         _ => return mark_of_prefix(name),
     })
 }
@@ -502,7 +504,11 @@ mod tests {
         });
         assert_eq!(
             (f.browser, f.platform, f.device),
-            (Some(Browser::Chrome), Some(Platform::Android), Some(Device::Mobile))
+            (
+                Some(Browser::Chrome),
+                Some(Platform::Android),
+                Some(Device::Mobile)
+            )
         );
         // Hints alone.
         let f = client_families(&ClientHeaders {
@@ -513,7 +519,11 @@ mod tests {
         });
         assert_eq!(
             (f.browser, f.platform, f.device),
-            (Some(Browser::Brave), Some(Platform::Android), Some(Device::Mobile))
+            (
+                Some(Browser::Brave),
+                Some(Platform::Android),
+                Some(Device::Mobile)
+            )
         );
         // An Android tablet says ?0.
         let tablet = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
@@ -547,7 +557,10 @@ mod tests {
         for mobile in ["?2", "1", "", "?1?1", "true"] {
             assert_eq!(mobile_hint(Some(mobile)), None, "{mobile:?}");
         }
-        let long_agent = format!("Mozilla/5.0 (Windows NT 10.0) Chrome/1 {}", "x".repeat(MAX_HEADER_LEN));
+        let long_agent = format!(
+            "Mozilla/5.0 (Windows NT 10.0) Chrome/1 {}",
+            "x".repeat(MAX_HEADER_LEN)
+        );
         assert_eq!(
             client_families(&ClientHeaders {
                 user_agent: Some(&long_agent),

@@ -22,9 +22,9 @@ pub mod timezone;
 use std::borrow::Cow;
 
 use crate::beacon::{Beacon, BeaconError, BeaconKind};
-use client::Families;
 use crate::policy::Policy;
 use crate::record::Record;
+use client::Families;
 
 /// What a valid beacon becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]

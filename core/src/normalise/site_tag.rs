@@ -94,10 +94,17 @@ mod tests {
         }
         let long = "a".repeat(MAX_NAME_LEN + 1);
         for bad in [
-            "", "_x", "1x", "Country", "a-b", "a b", "a=b", "a,b", "time", "page", "domain", "tz",
-            "browser", "hits", "é", &long,
+            "", "_x", "1x", "Country", "a-b", "a b", "a=b", "a,b", "time", "page", "domain", "tz", "browser",
+            "hits", "é", &long,
         ] {
             assert!(check_site_tag_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_name_of_the_module_or_a_campaign_key_is_allowed() {
+        for key in crate::normalise::campaign::RESERVED_KEYS {
+            assert!(check_site_tag_name(key).is_err(), "{key}");
         }
     }
 
@@ -108,7 +115,10 @@ mod tests {
         assert_eq!(site_tag_value(b"a-b_c.d:e/f"), Ok(Some("a-b_c.d:e/f")));
         assert_eq!(site_tag_value(b""), Ok(None));
         assert_eq!(site_tag_value(b"  "), Ok(None));
-        assert_eq!(site_tag_value(&[b'x'; MAX_VALUE_LEN]).map(|v| v.map(str::len)), Ok(Some(64)));
+        assert_eq!(
+            site_tag_value(&[b'x'; MAX_VALUE_LEN]).map(|v| v.map(str::len)),
+            Ok(Some(64))
+        );
         assert_eq!(site_tag_value(&[b'x'; MAX_VALUE_LEN + 1]), Err(Refused::TooLong));
         for bad in [
             &b"a,b"[..],
