@@ -81,12 +81,8 @@ impl BudgetConf {
         let Some(config) = &self.config else {
             return Ok(());
         };
-        let layout = BudgetLayout::with_site_tags(
-            config,
-            self.domains.len(),
-            &self.campaign_params,
-            &self.site_tags,
-        )?;
+        let layout =
+            BudgetLayout::with_site_tags(config, self.domains.len(), &self.campaign_params, &self.site_tags)?;
         self.domain_index = self
             .domains
             .iter()

@@ -281,7 +281,9 @@ pub unsafe extern "C" fn merge_loc_conf(
     {
         return fail(
             cf,
-            &format!("\"analytics_tag\": \"{name}\" is also a campaign parameter of \"analytics_query_params\""),
+            &format!(
+                "\"analytics_tag\": \"{name}\" is also a campaign parameter of \"analytics_query_params\""
+            ),
         );
     }
     let name = |which: usize| -> Option<Measurement> {

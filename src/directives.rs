@@ -19,18 +19,18 @@ use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
     ngx_http_complex_value_t, ngx_int_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time,
-    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LOC_CONF,
-    NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
-    NGX_LOG_EMERG, NGX_OK,
+    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
+    NGX_HTTP_SRV_CONF, NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use crate::conf::{
-    LocationConf, MainConf, SinkConf, SinkTarget, SiteTags, SkipConditions, DEFAULT_BATCH_LINES, DEFAULT_BUFFER_SIZE,
-    DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_HTTP_TIMEOUT_MS,
-    MEASUREMENT_DIRECTIVES,
+    LocationConf, MainConf, SinkConf, SinkTarget, SiteTags, SkipConditions, DEFAULT_BATCH_LINES,
+    DEFAULT_BUFFER_SIZE, DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS,
+    DEFAULT_HTTP_TIMEOUT_MS, MEASUREMENT_DIRECTIVES,
 };
 use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
@@ -699,7 +699,10 @@ extern "C" fn set_tag(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut 
     }
     let tags = lcf.site_tags.get_or_insert_with(SiteTags::default);
     let Err(at) = tags.0.binary_search_by(|(other, _)| other.as_str().cmp(&name)) else {
-        return fail(cf, &format!("\"analytics_tag\": \"{name}\" is set twice in this block"));
+        return fail(
+            cf,
+            &format!("\"analytics_tag\": \"{name}\" is set twice in this block"),
+        );
     };
     if value.len == 0 {
         return fail(cf, "\"analytics_tag\": an empty value never writes a tag");

@@ -37,7 +37,13 @@ pub unsafe fn add_site_tags(r: *mut ngx_http_request_t, tags: &SiteTags, outcome
                 };
                 // SAFETY (caller): a live request has a live connection with a log.
                 let log = unsafe { (*(*r).connection).log };
-                ngx_log_error!(NGX_LOG_INFO, log, "analytics: analytics_tag \"{}\": value refused: {}", name, why);
+                ngx_log_error!(
+                    NGX_LOG_INFO,
+                    log,
+                    "analytics: analytics_tag \"{}\": value refused: {}",
+                    name,
+                    why
+                );
             }
         }
     }

@@ -20,7 +20,10 @@ fn every_person_has_expected_families() {
         .collect();
     let people: Vec<&str> = lines(PEOPLE).collect();
     assert!(people.len() >= 300, "the corpus lost lines: {}", people.len());
-    assert_eq!(expected, people, "families.txt must list people.txt's lines, in order");
+    assert_eq!(
+        expected, people,
+        "families.txt must list people.txt's lines, in order"
+    );
 }
 
 #[test]
@@ -37,7 +40,9 @@ fn every_user_agent_gets_its_expected_families() {
             found.device.map_or("-", |d| d.as_str()),
         ];
         if found != [browser, os, device] {
-            wrong.push(format!("{agent}\n    expected {browser}/{os}/{device}, found {found:?}"));
+            wrong.push(format!(
+                "{agent}\n    expected {browser}/{os}/{device}, found {found:?}"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));

@@ -63,7 +63,10 @@ unsafe fn answer_pixel(r: *mut ngx_http_request_t) -> ngx_int_t {
             let beacon = beacon_from_referer(referer);
             // SAFETY (caller): a valid request.
             let families = unsafe { request_families(req) };
-            match beacon.as_ref().map(|b| normalise_for_client(b, &conf.policy, &families)) {
+            match beacon
+                .as_ref()
+                .map(|b| normalise_for_client(b, &conf.policy, &families))
+            {
                 Some(Ok(mut outcome)) => {
                     // SAFETY (caller): a valid request of the configuration the tags were
                     // compiled for.
