@@ -4,10 +4,10 @@
 //! identifier of any class, anywhere in any URL-derived field, in any encoding, never reaches the
 //! line.
 
-use analytics_core::outcome_line::{write_outcome, Measurements};
-use analytics_core::pixel::beacon_from_referer;
 use analytics_core::normalise::client::{client_families, ClientHeaders};
 use analytics_core::normalise::site_tag::site_tag_value;
+use analytics_core::outcome_line::{write_outcome, Measurements};
+use analytics_core::pixel::beacon_from_referer;
 use analytics_core::{normalise, normalise_for_client, Beacon, DomainList, Outcome, Policy};
 use proptest::prelude::*;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};

@@ -349,17 +349,11 @@ pub fn scan_user_agent(agent: &str) -> AgentFamilies {
             Some(Mark::OtherBrowser) => other_browser = true,
             Some(Mark::WebView) => webview = true,
             Some(Mark::Tv) => tv = true,
-            Some(Mark::Browser(b)) => {
-                if browser.is_none_or(|f| b.rank() > f.rank()) {
-                    browser = Some(b);
-                }
-            }
-            Some(Mark::Os(p)) => {
-                // Windows, macOS, ChromeOS and BSD say so before any `Linux`/`X11` of theirs.
-                if os.is_none() || os == Some(Platform::Linux) {
-                    os = Some(p);
-                }
-            }
+            Some(Mark::Browser(b)) if browser.is_none_or(|f| b.rank() > f.rank()) => browser = Some(b),
+            Some(Mark::Browser(_)) => {}
+            // Windows, macOS, ChromeOS and BSD say so before any `Linux`/`X11` of theirs.
+            Some(Mark::Os(p)) if os.is_none() || os == Some(Platform::Linux) => os = Some(p),
+            Some(Mark::Os(_)) => {}
             Some(Mark::Safari) => safari = true,
             Some(Mark::Version) => version = true,
             Some(Mark::Mobile) => mobile = true,
