@@ -606,3 +606,41 @@ fn only_local_host_names_count_as_local_in_chromium() {
 fn only_local_host_names_count_as_local_in_firefox() {
     only_local_host_names_count_as_local(Engine::Firefox);
 }
+
+/// Headless Chromium sends its low-entropy client hints to `http://localhost` (a secure
+/// context): `"Chromium"` and a GREASE brand, `?0`, `"Linux"`. They win over its User-Agent,
+/// here told to be an iPhone's: the system and the device come from the hints, the browser from
+/// the User-Agent (the brands name no browser of the list).
+#[test]
+fn chromium_client_hints_win_over_its_user_agent() {
+    let udp = UdpCollector::start();
+    let nginx = site_with(&udp, "analytics_filter_bots off;");
+    page(&nginx.path("www"), "hints.html", "", "data-local", "");
+    let profile = tempfile::tempdir().unwrap();
+    let child = common::chromium::headless(profile.path())
+        .arg(
+            "--user-agent=Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+             (KHTML, like Gecko) CriOS/138.0.0.0 Mobile/15E148 Safari/604.1",
+        )
+        .arg(format!("http://localhost:{}/hints.html", nginx.port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let browser = Browser {
+        child,
+        _profile: profile,
+    };
+    let lines = exactly(&udp, 1);
+    drop(browser);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = parse_line(&lines[0]);
+    assert_eq!(
+        [line.tag("browser"), line.tag("platform"), line.tag("device")],
+        [Some("Chrome"), Some("Linux"), Some("desktop")],
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains("iPhone") && !lines[0].contains("CriOS"));
+}
