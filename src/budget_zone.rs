@@ -32,6 +32,8 @@ pub struct BudgetConf {
     pub domains: Vec<String>,
     /// Every campaign parameter any location keeps: one budget each.
     pub campaign_params: Vec<String>,
+    /// Every `analytics_tag` name any location writes: one budget each.
+    pub site_tags: Vec<String>,
     /// Built when the whole configuration has been read.
     pub layout: Option<BudgetLayout>,
     pub domain_index: HashMap<String, usize>,
@@ -44,6 +46,7 @@ impl Default for BudgetConf {
             config: Some(BudgetConfig::default()),
             domains: Vec::new(),
             campaign_params: Vec::new(),
+            site_tags: Vec::new(),
             layout: None,
             domain_index: HashMap::new(),
             zone: ptr::null_mut(),
@@ -64,6 +67,12 @@ impl BudgetConf {
         }
     }
 
+    pub fn add_site_tag(&mut self, name: &str) {
+        if !self.site_tags.iter().any(|t| t == name) {
+            self.site_tags.push(name.to_owned());
+        }
+    }
+
     /// Sizes the table for the domains and parameters now known, and asks nginx for the zone.
     ///
     /// # Safety
@@ -72,7 +81,8 @@ impl BudgetConf {
         let Some(config) = &self.config else {
             return Ok(());
         };
-        let layout = BudgetLayout::new(config, self.domains.len(), &self.campaign_params)?;
+        let layout =
+            BudgetLayout::with_site_tags(config, self.domains.len(), &self.campaign_params, &self.site_tags)?;
         self.domain_index = self
             .domains
             .iter()
@@ -111,6 +121,7 @@ impl BudgetConf {
         layout.words().hash(&mut hasher);
         self.domains.hash(&mut hasher);
         self.campaign_params.hash(&mut hasher);
+        self.site_tags.hash(&mut hasher);
         hasher.finish()
     }
 

@@ -148,6 +148,11 @@ pub const MEASUREMENT_DIRECTIVES: [MeasurementDirective; 4] = [
 #[derive(Clone)]
 pub struct SkipConditions(pub Vec<ngx_http_complex_value_t>);
 
+/// `analytics_tag`: the site owner's own tags, sorted by name, each with a value compiled like
+/// `analytics_skip`'s. A level with its own `analytics_tag` lines replaces the inherited list.
+#[derive(Clone, Default)]
+pub struct SiteTags(pub Vec<(String, ngx_http_complex_value_t)>);
+
 /// The `http`/`server`/`location`-level configuration. `None` means "not set here, inherit".
 #[derive(Default)]
 pub struct LocationConf {
@@ -161,6 +166,7 @@ pub struct LocationConf {
     pub filter_bots: Option<bool>,
     pub session_pages: Option<bool>,
     pub skip: Option<SkipConditions>,
+    pub site_tags: Option<SiteTags>,
     /// `analytics_status prometheus`: the text exposition format instead of JSON.
     pub status_prometheus: bool,
     /// Indexed like [`MEASUREMENT_DIRECTIVES`]; `Some(None)` is `off`.
@@ -181,6 +187,7 @@ pub struct Merged {
     pub respect_dnt: bool,
     pub filter_bots: bool,
     pub skip: Option<SkipConditions>,
+    pub site_tags: SiteTags,
     pub max_body: usize,
 }
 
@@ -241,6 +248,9 @@ pub unsafe extern "C" fn merge_loc_conf(
     if conf.skip.is_none() {
         conf.skip = prev.skip.clone();
     }
+    if conf.site_tags.is_none() {
+        conf.site_tags = prev.site_tags.clone();
+    }
     for (mine, inherited) in conf.measurement_names.iter_mut().zip(&prev.measurement_names) {
         if mine.is_none() {
             mine.clone_from(inherited);
@@ -273,7 +283,23 @@ pub unsafe extern "C" fn merge_loc_conf(
             for param in &policy.campaign_params {
                 main.budget.add_campaign_param(param);
             }
+            for (name, _) in conf.site_tags.iter().flat_map(|t| &t.0) {
+                main.budget.add_site_tag(name);
+            }
         }
+    }
+    if let Some((name, _)) = conf
+        .site_tags
+        .iter()
+        .flat_map(|t| &t.0)
+        .find(|(name, _)| policy.campaign_params.contains(name))
+    {
+        return fail(
+            cf,
+            &format!(
+                "\"analytics_tag\": \"{name}\" is also a campaign parameter of \"analytics_query_params\""
+            ),
+        );
     }
     let name = |which: usize| -> Option<Measurement> {
         match &conf.measurement_names[which] {
@@ -316,6 +342,7 @@ pub unsafe extern "C" fn merge_loc_conf(
         respect_dnt: conf.respect_dnt.unwrap_or(true),
         filter_bots: conf.filter_bots.unwrap_or(true),
         skip: conf.skip.clone(),
+        site_tags: conf.site_tags.clone().unwrap_or_default(),
         max_body: conf.max_body.unwrap_or(DEFAULT_MAX_BODY),
     });
     NGX_CONF_OK

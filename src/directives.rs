@@ -14,6 +14,7 @@ use analytics_core::dashboard::DashboardSettings;
 use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
+use analytics_core::normalise::site_tag::check_site_tag_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::timestamp_precision::check_precision;
 use analytics_core::unique_clock::Instance;
@@ -21,7 +22,7 @@ use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
     ngx_http_complex_value_t, ngx_int_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time,
-    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12,
+    ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE12, NGX_CONF_TAKE2,
     NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
     NGX_HTTP_SRV_CONF, NGX_LOG_EMERG, NGX_LOG_WARN, NGX_OK,
 };
@@ -30,9 +31,9 @@ use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use crate::conf::{
-    LocationConf, MainConf, SinkConf, SinkTarget, SkipConditions, DEFAULT_BATCH_LINES, DEFAULT_BUFFER_SIZE,
-    DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_HTTP_TIMEOUT_MS,
-    MEASUREMENT_DIRECTIVES,
+    LocationConf, MainConf, SinkConf, SinkTarget, SiteTags, SkipConditions, DEFAULT_BATCH_LINES,
+    DEFAULT_BUFFER_SIZE, DEFAULT_DATAGRAM_SIZE, DEFAULT_EXIT_TIMEOUT_MS, DEFAULT_FLUSH_INTERVAL_MS,
+    DEFAULT_HTTP_TIMEOUT_MS, MEASUREMENT_DIRECTIVES,
 };
 use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
@@ -61,7 +62,7 @@ const HTTP: usize = NGX_HTTP_MAIN_CONF_OFFSET;
 const LOC: usize = NGX_HTTP_LOC_CONF_OFFSET;
 const TAKE1: u32 = ANY_LEVEL | NGX_CONF_TAKE1;
 
-pub static mut COMMANDS: [ngx_command_t; 23] = [
+pub static mut COMMANDS: [ngx_command_t; 24] = [
     directive(
         ngx_string!("analytics_sink"),
         NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
@@ -182,6 +183,12 @@ pub static mut COMMANDS: [ngx_command_t; 23] = [
         ngx_string!("analytics_skip"),
         ANY_LEVEL | NGX_CONF_1MORE,
         set_skip,
+        LOC,
+    ),
+    directive(
+        ngx_string!("analytics_tag"),
+        ANY_LEVEL | NGX_CONF_TAKE2,
+        set_tag,
         LOC,
     ),
     ngx_command_t::empty(),
@@ -515,6 +522,7 @@ fn parse_budget(args: &[ngx_str_t]) -> Result<Option<BudgetConfig>, String> {
             "event_name" => config.event_name = count()?,
             "referrer_domain" => config.referrer = count()?,
             "campaign" => config.campaign = count()?,
+            "custom" => config.custom = count()?,
             "unlisted_domain" => config.unlisted = count()?,
             "series" => config.series = count()?,
             "doorkeeper" => config.doorkeeper_slots = count()?,
@@ -796,6 +804,52 @@ extern "C" fn set_skip(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
         conditions.push(compiled);
     }
     lcf.skip = Some(SkipConditions(conditions));
+    NGX_CONF_OK
+}
+
+/// `analytics_tag name value`: one of the site owner's own tags; the value is compiled like
+/// `analytics_skip`'s, so it may hold variables. The tags of one level are kept sorted by name,
+/// the order they are written in.
+extern "C" fn set_tag(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: nginx passes this module's location configuration for NGX_HTTP_LOC_CONF_OFFSET.
+    let lcf = unsafe { &mut *conf.cast::<LocationConf>() };
+    // SAFETY: called by nginx while parsing a directive that takes two arguments.
+    let [name, value] = (unsafe { arguments(cf) }) else {
+        return fail(cf, "\"analytics_tag\" takes a name and a value");
+    };
+    let Ok(name) = text(name).map(str::to_owned) else {
+        return fail(cf, "\"analytics_tag\": the name is not UTF-8");
+    };
+    if let Err(why) = check_site_tag_name(&name) {
+        return fail(cf, &format!("\"analytics_tag\": invalid name \"{name}\": {why}"));
+    }
+    let tags = lcf.site_tags.get_or_insert_with(SiteTags::default);
+    let Err(at) = tags.0.binary_search_by(|(other, _)| other.as_str().cmp(&name)) else {
+        return fail(
+            cf,
+            &format!("\"analytics_tag\": \"{name}\" is set twice in this block"),
+        );
+    };
+    if value.len == 0 {
+        return fail(cf, "\"analytics_tag\": an empty value never writes a tag");
+    }
+    let mut value = *value;
+    // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and
+    // ngx_http_compile_complex_value_t (null pointers, zero sizes and flags), which is what
+    // nginx's own directives start from.
+    let mut compiled: ngx_http_complex_value_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut compile: ngx_http_compile_complex_value_t = unsafe { std::mem::zeroed() };
+    compile.cf = cf;
+    compile.value = &mut value;
+    compile.complex_value = &mut compiled;
+    // SAFETY: `compile` points to the configuration being parsed, a value whose bytes live in
+    // its pool, and a complex value to fill; nginx allocates what it compiles from that pool,
+    // so `compiled` may be moved once filled.
+    if unsafe { ngx_http_compile_complex_value(&mut compile) } != NGX_OK as ngx_int_t {
+        return fail(cf, &format!("\"analytics_tag\": invalid value \"{}\"", value));
+    }
+    tags.0.insert(at, (name, compiled));
     NGX_CONF_OK
 }
 

@@ -16,6 +16,7 @@ use ngx::core::Status;
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 
 mod budget_zone;
+mod client_families;
 mod conf;
 mod directives;
 mod handlers;
@@ -25,6 +26,7 @@ mod request_body;
 mod response;
 mod shared_state;
 mod sink;
+mod site_tags;
 mod timer;
 mod visitor_filter;
 mod visitor_headers;

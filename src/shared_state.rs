@@ -90,10 +90,11 @@ pub enum Counter {
     /// Lines the aggregation tables wrote into the pending buffers: each is then counted by
     /// `lines_written` or a `dropped_*` counter, like any line.
     AggregateLines,
+    OverflowCustom,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 35] = [
+    pub const ALL: [Counter; 36] = [
         Counter::Accepted,
         Counter::NotFound,
         Counter::Events,
@@ -129,6 +130,7 @@ impl Counter {
         Counter::OverflowSeries,
         Counter::HitsAggregated,
         Counter::AggregateLines,
+        Counter::OverflowCustom,
     ];
 
     /// The overflow counter of a tag kind (`BudgetedTag::kind_index`): the overflow counters are
@@ -179,6 +181,7 @@ impl Counter {
             Counter::OverflowSeries => "budget_overflow_series",
             Counter::HitsAggregated => "hits_aggregated",
             Counter::AggregateLines => "aggregate_lines",
+            Counter::OverflowCustom => "budget_overflow_custom",
         }
     }
 }

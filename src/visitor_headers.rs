@@ -15,6 +15,10 @@ pub struct VisitorHeaders<'r> {
     pub dnt: Option<&'r str>,
     /// `Sec-GPC` (Global Privacy Control).
     pub sec_gpc: Option<&'r str>,
+    /// The client hints `Sec-CH-UA` (brands), `Sec-CH-UA-Mobile` and `Sec-CH-UA-Platform`.
+    pub hint_brands: Option<&'r str>,
+    pub hint_mobile: Option<&'r str>,
+    pub hint_platform: Option<&'r str>,
 }
 
 impl<'r> VisitorHeaders<'r> {
@@ -52,6 +56,9 @@ pub unsafe fn collect(r: &ngx_http_request_t) -> VisitorHeaders<'_> {
                 3 if key.eq_ignore_ascii_case(b"DNT") => (1, &mut found.dnt),
                 6 if key.eq_ignore_ascii_case(b"Origin") => (2, &mut found.origin),
                 7 if key.eq_ignore_ascii_case(b"Sec-GPC") => (4, &mut found.sec_gpc),
+                9 if key.eq_ignore_ascii_case(b"Sec-CH-UA") => (8, &mut found.hint_brands),
+                16 if key.eq_ignore_ascii_case(b"Sec-CH-UA-Mobile") => (16, &mut found.hint_mobile),
+                18 if key.eq_ignore_ascii_case(b"Sec-CH-UA-Platform") => (32, &mut found.hint_platform),
                 _ => continue,
             };
             if seen & bit == 0 {

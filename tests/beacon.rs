@@ -8,7 +8,8 @@ use common::load::post_concurrently;
 use common::*;
 
 const VALID: &str = r#"{"page":"/blog/x?token=secret#top","domain":"WWW.Example.com","referrer":"https://user:pw@news.example.org/a/b?q=1#f","utcoffset":"-60","platform":"Linux x86_64","load_ms":"532","session_pages":3}"#;
-const EXPECTED_TAGS_AND_FIELDS: &str = "pageview,device=desktop,domain=www.example.com,page=/blog/x,\
+const EXPECTED_TAGS_AND_FIELDS: &str =
+    "pageview,browser=Chrome,device=desktop,domain=www.example.com,page=/blog/x,\
      platform=Linux,referrer_domain=news.example.org,tz=-60 \
      hits=1i,load_ms=532i,session_pages=3i,referrer=\"https://news.example.org/a/b\"";
 
@@ -84,8 +85,8 @@ fn numbers_may_be_json_numbers_and_the_original_payload_is_accepted() {
     assert_eq!(
         series,
         [
-            "pageview,device=desktop,domain=www.example.com,page=/foo/bar,platform=Linux,tz=0 hits=1i",
-            "pageview,device=desktop,domain=www.example.com,page=/foo/bar,platform=Linux,tz=0 hits=1i,load_ms=13i,session_pages=1i",
+            "pageview,browser=Chrome,device=desktop,domain=www.example.com,page=/foo/bar,platform=Linux,tz=0 hits=1i",
+            "pageview,browser=Chrome,device=desktop,domain=www.example.com,page=/foo/bar,platform=Linux,tz=0 hits=1i,load_ms=13i,session_pages=1i",
         ]
     );
 }

@@ -197,21 +197,12 @@ fn series_and_fields(line: &str) -> String {
     format!("{series} {fields}")
 }
 
-/// Removes the values that depend on the machine (time zone, load time, visible time), and the
-/// platform and device class, which the module takes from the request headers (the script sends
+/// Replaces by `*` the values that depend on the machine: time zone, load time, visible time, and
+/// the browser and system, which the module takes from the request headers (the script sends
 /// neither).
 fn generic(line: &str) -> String {
     let mut out = series_and_fields(line);
-    for key in [",device=", ",platform="] {
-        if let Some(start) = out.find(key) {
-            let bytes = out.as_bytes();
-            let end = (start + 1..bytes.len())
-                .find(|&i| matches!(bytes[i], b',' | b' ') && bytes[i - 1] != b'\\')
-                .unwrap_or(out.len());
-            out.replace_range(start..end, "");
-        }
-    }
-    for key in [",tz=", ",load_ms=", ",engaged_ms="] {
+    for key in [",browser=", ",platform=", ",tz=", ",load_ms=", ",engaged_ms="] {
         if let Some(start) = out.find(key) {
             // The value ends at the next separator that is not escaped (`Linux\ x86_64`).
             let bytes = out.as_bytes();
@@ -254,12 +245,12 @@ fn page_loads_navigations_routes_events_and_not_found_pages() {
     assert_eq!(
         got,
         [
-            "pageview,domain=localhost,page=/a.html,referrer_domain=start.localhost,tz=*,\
+            "pageview,browser=*,device=desktop,domain=localhost,page=/a.html,platform=*,referrer_domain=start.localhost,tz=*,\
              utm_source=partner hits=1i,load_ms=*,session_pages=1i,referrer=\"http://start.localhost/\"",
-            "pageview,domain=localhost,page=/b.html,tz=* hits=1i,load_ms=*,session_pages=2i",
-            "pageview,domain=localhost,page=/b/route,tz=* hits=1i,session_pages=3i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/b.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/b/route,platform=*,tz=* hits=1i,session_pages=3i",
             "event,domain=localhost,name=video-play,page=/b/route hits=1i",
-            "notfound,domain=localhost,page=/missing.html,tz=* \
+            "notfound,browser=*,device=desktop,domain=localhost,page=/missing.html,platform=*,tz=* \
              hits=1i,load_ms=*,session_pages=4i",
         ],
         "{}",
@@ -392,7 +383,9 @@ fn in_session_order(lines: &[String]) -> Vec<String> {
 
 fn view(page: &str, loaded: bool, pages: u32) -> String {
     let load = if loaded { ",load_ms=*" } else { "" };
-    format!("pageview,domain=localhost,page={page},tz=* hits=1i{load},session_pages={pages}i")
+    format!(
+        "pageview,browser=*,device=desktop,domain=localhost,page={page},platform=*,tz=* hits=1i{load},session_pages={pages}i"
+    )
 }
 
 /// What routers do at start-up (before the load event, or after it when the app starts late) is
@@ -533,18 +526,26 @@ fn only_campaign_parameters_leave_the_browser(engine: Engine) {
     drop(browser);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let line = parse_line(&lines[0]);
-    // Platform and device come from the request headers, not from the script.
+    // The system depends on the machine; it comes from the request headers, not from the script.
     let mut tags: Vec<String> = line
         .tags
         .iter()
-        .filter(|(k, _)| k != "platform" && k != "device")
+        .filter(|(k, _)| k != "platform")
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     tags.sort();
     let tz = format!("tz={}", line.tag("tz").unwrap());
+    // From the request headers: headless Chromium names itself `HeadlessChrome`, no browser of
+    // the list (and a robot, unless `analytics_filter_bots off`).
+    let browser = match engine {
+        Engine::Chromium => "browser=other",
+        Engine::Firefox => "browser=Firefox",
+    };
     assert_eq!(
         tags,
         [
+            browser,
+            "device=desktop",
             "domain=localhost",
             "page=/landing.html",
             "ref=partner",
@@ -680,9 +681,9 @@ fn outbound_downloads_and_engagement_only_when_served(engine: Engine) {
             "event,domain=localhost,extension=pdf,file=/files/Report.PDF,name=download,page=/all.html hits=1i",
             "event,domain=localhost,name=engagement,page=/all.html hits=1i,engaged_ms=*",
             "event,domain=localhost,name=outbound,page=/all.html,target_domain=docs.example.org hits=1i",
-            "pageview,domain=localhost,page=/all.html,tz=* hits=1i,load_ms=*,session_pages=2i",
-            "pageview,domain=localhost,page=/base.html,tz=* hits=1i,load_ms=*,session_pages=1i",
-            "pageview,domain=localhost,page=/done.html,tz=* hits=1i,load_ms=*,session_pages=3i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/all.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=2i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/base.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=1i",
+            "pageview,browser=*,device=desktop,domain=localhost,page=/done.html,platform=*,tz=* hits=1i,load_ms=*,session_pages=3i",
         ],
         "{engine:?}\n{}\n{}",
         lines.join("\n"),
@@ -711,4 +712,42 @@ fn outbound_downloads_and_engagement_only_when_served_in_chromium() {
 #[test]
 fn outbound_downloads_and_engagement_only_when_served_in_firefox() {
     outbound_downloads_and_engagement_only_when_served(Engine::Firefox);
+}
+
+/// Headless Chromium sends its low-entropy client hints to `http://localhost` (a secure
+/// context): `"Chromium"` and a GREASE brand, `?0`, `"Linux"`. They win over its User-Agent,
+/// here told to be an iPhone's: the system and the device come from the hints, the browser from
+/// the User-Agent (the brands name no browser of the list).
+#[test]
+fn chromium_client_hints_win_over_its_user_agent() {
+    let udp = UdpCollector::start();
+    let nginx = site_with(&udp, "analytics_filter_bots off;");
+    page(&nginx.path("www"), "hints.html", "", "data-local", "");
+    let profile = tempfile::tempdir().unwrap();
+    let child = common::chromium::headless(profile.path())
+        .arg(
+            "--user-agent=Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+             (KHTML, like Gecko) CriOS/138.0.0.0 Mobile/15E148 Safari/604.1",
+        )
+        .arg(format!("http://localhost:{}/hints.html", nginx.port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let browser = Browser {
+        child,
+        _profile: profile,
+    };
+    let lines = exactly(&udp, 1);
+    drop(browser);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = parse_line(&lines[0]);
+    assert_eq!(
+        [line.tag("browser"), line.tag("platform"), line.tag("device")],
+        [Some("Chrome"), Some("Linux"), Some("desktop")],
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains("iPhone") && !lines[0].contains("CriOS"));
 }

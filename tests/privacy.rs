@@ -32,6 +32,7 @@ fn allowed_keys(measurement: &str) -> (&'static [&'static str], &'static [&'stat
     match measurement {
         "pageview" | "notfound" => (
             &[
+                "browser",
                 "device",
                 "domain",
                 "page",
@@ -205,7 +206,11 @@ fn secrets_in_query_strings_and_referrers_never_reach_the_sink() {
             "javascript",
             "data:",
             "127.0.0.1",
-            "Chrome",
+            // The User-Agent: only its family (`browser=Chrome`) is stored.
+            "Chrome/",
+            "Mozilla",
+            "KHTML",
+            "x86_64",
         ],
     );
     let parsed: Vec<ParsedLine> = lines.iter().map(|l| parse_line(l)).collect();
@@ -309,8 +314,13 @@ fn the_pixel_records_the_referring_page_and_always_answers_an_image() {
     assert_eq!(
         lines[0].tags,
         [
+            // The families come from the image request's headers (the test client's Chrome on
+            // Linux), as for a beacon.
+            ("browser".into(), "Chrome".into()),
+            ("device".into(), "desktop".into()),
             ("domain".into(), "www.example.com".into()),
             ("page".into(), "/docs".into()),
+            ("platform".into(), "Linux".into()),
             ("utm_source".into(), "qr".into())
         ]
     );
@@ -795,7 +805,10 @@ fn the_platform_tag_is_a_closed_list_and_the_time_zone_a_quarter_hour() {
     for (i, (raw, _, _)) in cases.iter().enumerate() {
         let body =
             serde_json::json!({"d": "example.com", "g": format!("/p{i}"), "p": raw, "z": -67 + i as i64});
-        assert_eq!(nginx.beacon(&body.to_string()).status, 204);
+        // A `User-Agent` that names no system or device: the beacon's platform decides.
+        let headers = [("User-Agent", "Mozilla/5.0")];
+        let r = http(nginx.port, "POST", "/ping", &headers, body.to_string().as_bytes());
+        assert_eq!(r.status, 204, "{}", r.text());
     }
     let lines = udp.wait_for_lines(cases.len(), Duration::from_secs(10));
     assert_eq!(lines.len(), cases.len());

@@ -35,6 +35,6 @@ pub mod unique_clock;
 pub use beacon::{Beacon, BeaconError, BeaconKind};
 pub use domain_list::DomainList;
 pub use measurement::Measurement;
-pub use normalise::{normalise, Outcome};
+pub use normalise::{normalise, normalise_for_client, Outcome};
 pub use policy::Policy;
 pub use record::Record;

@@ -11,7 +11,7 @@
 //! invalid and are left out.
 //!
 //! Schema (see `docs/line-protocol.md`):
-//! `<measurement>,device=..,domain=..,page=..,platform=..,referrer_domain=..,tz=..
+//! `<measurement>,browser=..,device=..,domain=..,page=..,platform=..,referrer_domain=..,tz=..
 //!  hits=1i,load_ms=..i,session_pages=..i,referrer=".." <unique ns timestamp>`
 
 use crate::measurement::Measurement;
@@ -26,13 +26,33 @@ use crate::record::Record;
 pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Record, timestamp_ns: u64) {
     out.extend_from_slice(measurement.as_str().as_bytes());
     let mut campaign = record.campaign.iter().peekable();
-    // Writes the campaign tags whose names sort before `key`, the next of the module's own tags.
-    let mut campaign_before = |out: &mut Vec<u8>, key: &str| {
-        while let Some((name, value)) = campaign.next_if(|(name, _)| name.as_str() < key) {
-            // Parameter names are checked by the configuration (`a-z0-9_`): no escaping needed.
-            write_tag(out, name.as_bytes(), value);
-        }
+    let mut site_tags = record.site_tags.iter().peekable();
+    // Writes the campaign and site tags whose names sort before `key`, the next of the module's
+    // own tags, in order: both lists are sorted, and their names differ (the configuration sees
+    // to it).
+    let mut campaign_before = |out: &mut Vec<u8>, key: &str| loop {
+        let campaign_first = match (campaign.peek(), site_tags.peek()) {
+            (Some(c), Some(s)) => c.0 <= s.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if campaign_first {
+            &mut campaign
+        } else {
+            &mut site_tags
+        };
+        let Some((name, value)) = next.next_if(|(name, _)| name.as_str() < key) else {
+            break;
+        };
+        // Parameter and tag names are checked by the configuration (`a-z0-9_`): no escaping
+        // needed.
+        write_tag(out, name.as_bytes(), value);
     };
+    if let Some(browser) = record.browser {
+        campaign_before(out, "browser");
+        write_tag(out, b"browser", browser.as_str());
+    }
     if let Some(device) = record.device {
         campaign_before(out, "device");
         write_tag(out, b"device", device.as_str());
@@ -221,6 +241,7 @@ fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalise::client::Browser;
     use crate::normalise::platform::{Device, Platform};
 
     fn record() -> Record<'static> {
@@ -232,8 +253,10 @@ mod tests {
                 domain: "news.example.org".into(),
                 url: "https://news.example.org/a".into(),
             },
+            browser: Some(Browser::Firefox),
             platform: Some(Platform::Linux),
             device: Some(Device::Desktop),
+            site_tags: Vec::new(),
             utc_offset: Some(-60),
             load_ms: Some(532),
             session_pages: Some(3),
@@ -255,7 +278,7 @@ mod tests {
     fn writes_the_documented_schema() {
         assert_eq!(
             line(&record()),
-            "pageview,device=desktop,domain=example.com,page=/blog/x,platform=Linux,\
+            "pageview,browser=Firefox,device=desktop,domain=example.com,page=/blog/x,platform=Linux,\
              referrer_domain=news.example.org,tz=-60 hits=1i,load_ms=532i,session_pages=3i,\
              referrer=\"https://news.example.org/a\" 1795940673982000123\n"
         );
@@ -265,6 +288,7 @@ mod tests {
     fn leaves_out_what_is_unknown() {
         let r = Record {
             referrer: Referrer::SameSite,
+            browser: None,
             platform: None,
             device: None,
             utc_offset: None,

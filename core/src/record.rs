@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::normalise::client::Browser;
 use crate::normalise::platform::{Device, Platform};
 use crate::normalise::referrer::Referrer;
 
@@ -15,9 +16,16 @@ pub struct Record<'a> {
     /// Allowed campaign parameters (`utm_source`, ...) and their cleaned (or placeholder) values.
     pub campaign: Vec<(String, String)>,
     pub referrer: Referrer,
-    /// The operating system family; `None` when the beacon had no platform.
+    /// The browser family, from the request headers; `None` when they said nothing.
+    pub browser: Option<Browser>,
+    /// The operating system family, from the request headers, or else the beacon's platform;
+    /// `None` when neither said anything.
     pub platform: Option<Platform>,
     pub device: Option<Device>,
+    /// The site owner's own tags (`analytics_tag`): checked names, sorted, distinct from the
+    /// module's own keys and the campaign parameters; values checked by
+    /// [`crate::normalise::site_tag::site_tag_value`].
+    pub site_tags: Vec<(String, String)>,
     /// Minutes, as `Date.getTimezoneOffset()` reports them (positive west of UTC), rounded to a
     /// multiple of 15.
     pub utc_offset: Option<i32>,

@@ -4,9 +4,11 @@
 //! identifier of any class, anywhere in any URL-derived field, in any encoding, never reaches the
 //! line.
 
+use analytics_core::normalise::client::{client_families, ClientHeaders};
+use analytics_core::normalise::site_tag::site_tag_value;
 use analytics_core::outcome_line::{write_outcome, Measurements};
 use analytics_core::pixel::beacon_from_referer;
-use analytics_core::{normalise, Beacon, DomainList, Policy};
+use analytics_core::{normalise, normalise_for_client, Beacon, DomainList, Outcome, Policy};
 use proptest::prelude::*;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -16,6 +18,7 @@ const PLATFORMS: &[&str] = &[
 ];
 
 const PAGE_TAGS: &[&str] = &[
+    "browser",
     "device",
     "domain",
     "page",
@@ -28,6 +31,10 @@ const PAGE_TAGS: &[&str] = &[
     "aaa",
     "ref",
     "zz",
+    // Site tags (`analytics_tag`) of the test below.
+    "a_site",
+    "country",
+    "zzz_last",
 ];
 /// Campaign parameters allowed beyond `utm_*`, chosen to sort before, among and after the
 /// module's own tag keys.
@@ -327,6 +334,57 @@ proptest! {
     fn tags_are_written_in_key_order_whatever_the_query_order(body in full_beacon_with_campaign()) {
         let line = pipeline(&body).expect("a valid beacon");
         check_line(&line)?;
+    }
+}
+
+/// Header values a client may send, real and hostile.
+fn header_value() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        Just(None),
+        Just(Some("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Mobile Safari/537.36".to_owned())),
+        Just(Some(r#""Chromium";v="138", "Microsoft Edge";v="138", "Not)A;Brand";v="8""#.to_owned())),
+        Just(Some("?1".to_owned())),
+        Just(Some("\"macOS\"".to_owned())),
+        any::<String>().prop_map(Some),
+        "[ -~]{0,80}".prop_map(Some),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Families from any headers, and site tags with any values, among campaign tags: the line
+    /// stays one valid line in key order, with nothing of the headers but the families.
+    #[test]
+    fn families_and_site_tags_keep_lines_valid_and_in_key_order(
+        body in full_beacon_with_campaign(),
+        agent in header_value(),
+        brands in header_value(),
+        mobile in header_value(),
+        platform in header_value(),
+        values in prop::collection::vec(prop_oneof![any::<String>(), "[a-zA-Z0-9 ._:/-]{0,70}"], 3),
+    ) {
+        let beacon = Beacon::parse(&body).expect("a valid beacon");
+        let families = client_families(&ClientHeaders {
+            user_agent: agent.as_deref(),
+            brands: brands.as_deref(),
+            mobile: mobile.as_deref(),
+            platform: platform.as_deref(),
+        });
+        let mut outcome = normalise_for_client(&beacon, &policy(), &families).expect("allowed");
+        let Outcome::PageView(record) = &mut outcome else { panic!() };
+        for (name, value) in ["a_site", "country", "zzz_last"].iter().zip(&values) {
+            if let Ok(Some(value)) = site_tag_value(value.as_bytes()) {
+                record.site_tags.push(((*name).to_owned(), value.to_owned()));
+            }
+        }
+        let mut out = Vec::new();
+        write_outcome(&mut out, &outcome, &Measurements::default(), 1);
+        let line = String::from_utf8(out).expect("lines are UTF-8");
+        check_line(&line)?;
+        for header in [&agent, &brands].into_iter().flatten().filter(|h| h.len() > 12) {
+            prop_assert!(!line.contains(header.as_str()), "{:?} in {:?}", header, line);
+        }
     }
 }
 

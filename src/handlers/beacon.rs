@@ -3,7 +3,7 @@
 
 use analytics_core::beacon::BeaconErrorKind;
 use analytics_core::cors::origin_is_allowed;
-use analytics_core::{normalise, Beacon, BeaconError};
+use analytics_core::{normalise_for_client, Beacon, BeaconError};
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_read_client_request_body,
     ngx_http_request_t, ngx_int_t, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_OPTIONS,
@@ -12,12 +12,14 @@ use nginx_sys::{
 use ngx::http::HttpModuleLocationConf;
 use ngx::ngx_log_error;
 
+use crate::client_families::request_families;
 use crate::conf::Merged;
 use crate::handlers::{count, count_internal_error, guard_content_handler, record, shared_counters};
 use crate::panic_guard::contain;
 use crate::request_body::{read_body, take_preread_body, BodyError};
 use crate::response::{send, Header};
 use crate::shared_state::{Counter, SharedState};
+use crate::site_tags::add_site_tags;
 use crate::visitor_filter::skip_reason;
 use crate::visitor_headers;
 use crate::{worker, AnalyticsModule};
@@ -205,9 +207,13 @@ unsafe fn answer(r: *mut ngx_http_request_t, conf: &Merged, shared: &SharedState
     ];
     let headers: &[Header] = if origin.is_some() { &cors } else { &cors[..1] };
 
+    let families = request_families(&visitor);
     let recorded = Beacon::parse(body).and_then(|beacon| {
-        normalise(&beacon, &conf.policy)
-            .map(|mut outcome| worker::with(|w| record(w, &mut outcome, &conf.measurements)))
+        normalise_for_client(&beacon, &conf.policy, &families).map(|mut outcome| {
+            // SAFETY (caller): valid request of the configuration the tags were compiled for.
+            unsafe { add_site_tags(r, &conf.site_tags, &mut outcome) };
+            worker::with(|w| record(w, &mut outcome, &conf.measurements))
+        })
     });
     match recorded {
         // SAFETY (caller): valid request.

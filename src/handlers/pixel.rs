@@ -2,7 +2,7 @@
 //! taken from the image request's `Referer` (domain and page only), with the same allow-list,
 //! privacy rules, robot filter and Do-Not-Track handling as beacons.
 
-use analytics_core::normalise;
+use analytics_core::normalise_for_client;
 use analytics_core::pixel::beacon_from_referer;
 use nginx_sys::{
     ngx_http_discard_request_body, ngx_http_request_t, ngx_int_t, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD,
@@ -10,9 +10,11 @@ use nginx_sys::{
 };
 use ngx::http::HttpModuleLocationConf;
 
+use crate::client_families::request_families;
 use crate::handlers::{count, guard_content_handler, record, shared_counters};
 use crate::response::{send, send_typed};
 use crate::shared_state::Counter;
+use crate::site_tags::add_site_tags;
 use crate::visitor_filter::skip_reason;
 use crate::visitor_headers;
 use crate::{worker, AnalyticsModule};
@@ -62,9 +64,18 @@ unsafe fn answer_pixel(r: *mut ngx_http_request_t) -> ngx_int_t {
             // SAFETY (caller): `referer` is null or points to the request's parsed header.
             let referer = unsafe { req.headers_in.referer.as_ref() }.and_then(|h| h.value.to_str().ok());
             let beacon = beacon_from_referer(referer);
-            match beacon.as_ref().map(|b| normalise(b, &conf.policy)) {
-                Some(Ok(mut outcome)) => worker::with(|w| record(w, &mut outcome, &conf.measurements))
-                    .unwrap_or(Counter::InternalErrors),
+            let families = request_families(&visitor);
+            match beacon
+                .as_ref()
+                .map(|b| normalise_for_client(b, &conf.policy, &families))
+            {
+                Some(Ok(mut outcome)) => {
+                    // SAFETY (caller): a valid request of the configuration the tags were
+                    // compiled for.
+                    unsafe { add_site_tags(r, &conf.site_tags, &mut outcome) };
+                    worker::with(|w| record(w, &mut outcome, &conf.measurements))
+                        .unwrap_or(Counter::InternalErrors)
+                }
                 _ => Counter::RejectedInvalid,
             }
         }

@@ -13,7 +13,7 @@ use crate::record::Record;
 /// Which kinds of tag were replaced by the overflow value on one line: for the shell to count
 /// per tag and to log by tag name (never by value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Overflowed(u8);
+pub struct Overflowed(u16);
 
 impl Overflowed {
     pub fn is_empty(self) -> bool {
@@ -121,6 +121,12 @@ fn apply_to_record(
             *value = OVERFLOW_VALUE.to_owned();
         }
     }
+    for (name, value) in &mut record.site_tags {
+        let tag = BudgetedTag::SiteTag(budget.layout().site_tag_index(name).unwrap_or(usize::MAX));
+        if admit(tag, value) == Admission::Overflow {
+            *value = OVERFLOW_VALUE.to_owned();
+        }
+    }
 }
 
 /// The script's own event tags share the budgets of their kind: an outbound link's host is another
@@ -175,9 +181,14 @@ fn admit_series(
             for (name, value) in &record.campaign {
                 builder.text(name).text(value);
             }
+            builder.number(record.site_tags.len() as u64);
+            for (name, value) in &record.site_tags {
+                builder.text(name).text(value);
+            }
             // The closed-set tags through their `Debug` form: this stays right whatever types
             // normalisation gives them.
             builder
+                .debug_form(&record.browser)
                 .debug_form(&record.device)
                 .debug_form(&record.platform)
                 .debug_form(&record.utc_offset);
@@ -207,6 +218,8 @@ fn overflow_every_budgeted_tag(outcome: &mut Outcome<'_>) {
             record.page = Cow::Borrowed(OVERFLOW_VALUE);
             record.referrer = Referrer::None;
             record.campaign.clear();
+            record.site_tags.clear();
+            record.browser = None;
             record.device = None;
             record.platform = None;
             record.utc_offset = None;

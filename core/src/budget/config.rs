@@ -46,6 +46,8 @@ pub struct BudgetConfig {
     pub referrer: u32,
     /// Values of each campaign parameter per domain: 500. Campaigns are counted in dozens.
     pub campaign: u32,
+    /// Values of each site tag (`analytics_tag`) per domain: 300. A country code has about 250.
+    pub custom: u32,
     /// Domains of beacons for sites not on the allow-list, for all of them together: 1,000.
     /// Enough to investigate who sends them.
     pub unlisted: u32,
@@ -71,6 +73,7 @@ impl Default for BudgetConfig {
             event_name: 200,
             referrer: 1_000,
             campaign: 500,
+            custom: 300,
             unlisted: 1_000,
             series: 200_000,
             doorkeeper_slots: 1 << 20,
@@ -98,6 +101,7 @@ impl BudgetConfig {
             BudgetedTag::EventName => self.event_name,
             BudgetedTag::Referrer => self.referrer,
             BudgetedTag::Campaign(_) => self.campaign,
+            BudgetedTag::SiteTag(_) => self.custom,
             BudgetedTag::Unlisted => self.unlisted,
             BudgetedTag::Series => self.series,
         }
@@ -122,6 +126,7 @@ impl BudgetConfig {
             ("event_name", self.event_name),
             ("referrer_domain", self.referrer),
             ("campaign", self.campaign),
+            ("custom", self.custom),
             ("unlisted_domain", self.unlisted),
             ("series", self.series),
         ];
@@ -159,6 +164,7 @@ impl BudgetConfig {
             self.event_name,
             self.referrer,
             self.campaign,
+            self.custom,
         ]
         .into_iter()
         .max()

@@ -58,6 +58,7 @@ pub struct BudgetLayout {
     config: BudgetConfig,
     domains: usize,
     campaign_params: Vec<String>,
+    site_tags: Vec<String>,
     doorkeeper: Range<usize>,
     /// `unlisted_domain`, `series`, starting at `global_start`.
     global: Vec<RegionShape>,
@@ -79,6 +80,17 @@ impl BudgetLayout {
         config: &BudgetConfig,
         domains: usize,
         campaign_params: &[String],
+    ) -> Result<BudgetLayout, String> {
+        BudgetLayout::with_site_tags(config, domains, campaign_params, &[])
+    }
+
+    /// [`BudgetLayout::new`] with a budget for each of `site_tags` (`analytics_tag` names), in
+    /// the order their index is given to [`BudgetedTag::SiteTag`].
+    pub fn with_site_tags(
+        config: &BudgetConfig,
+        domains: usize,
+        campaign_params: &[String],
+        site_tags: &[String],
     ) -> Result<BudgetLayout, String> {
         config.validate()?;
         let too_big = || {
@@ -105,6 +117,7 @@ impl BudgetLayout {
         ]
         .into_iter()
         .chain((0..campaign_params.len()).map(BudgetedTag::Campaign))
+        .chain((0..site_tags.len()).map(BudgetedTag::SiteTag))
         .collect();
         let (global, global_words) = block(config, &global_tags);
         let (per_domain, per_domain_words) = block(config, &per_domain_tags);
@@ -115,11 +128,12 @@ impl BudgetLayout {
             .and_then(|w| w.checked_add(domains_start))
             .filter(|&w| w <= max_words)
             .ok_or_else(too_big)?;
-        let signature = signature(config, domains, campaign_params);
+        let signature = signature(config, domains, campaign_params, site_tags);
         Ok(BudgetLayout {
             config: config.clone(),
             domains,
             campaign_params: campaign_params.to_vec(),
+            site_tags: site_tags.to_vec(),
             doorkeeper,
             global,
             global_start,
@@ -151,6 +165,11 @@ impl BudgetLayout {
     /// The index of a campaign parameter for [`BudgetedTag::Campaign`].
     pub fn campaign_index(&self, name: &str) -> Option<usize> {
         self.campaign_params.iter().position(|p| p == name)
+    }
+
+    /// The index of a site tag for [`BudgetedTag::SiteTag`].
+    pub fn site_tag_index(&self, name: &str) -> Option<usize> {
+        self.site_tags.iter().position(|t| t == name)
     }
 
     /// Whether `words` holds a table initialised for exactly this layout (kept across a reload
@@ -208,7 +227,12 @@ impl BudgetLayout {
                     BudgetedTag::EventPage => 2,
                     BudgetedTag::EventName => 3,
                     BudgetedTag::Referrer => 4,
-                    BudgetedTag::Campaign(parameter) => parameter.checked_add(5)?,
+                    BudgetedTag::Campaign(parameter) => {
+                        (parameter < self.campaign_params.len()).then_some(5 + parameter)?
+                    }
+                    BudgetedTag::SiteTag(tag) => {
+                        (tag < self.site_tags.len()).then_some(5 + self.campaign_params.len() + tag)?
+                    }
                     BudgetedTag::Unlisted | BudgetedTag::Series => return None,
                 };
                 // Within the table (checked by `new`), so no overflow.
@@ -251,7 +275,7 @@ fn block(config: &BudgetConfig, tags: &[BudgetedTag]) -> (Vec<RegionShape>, usiz
 /// Everything that decides where things are and what slots mean, hashed with a fixed key: equal
 /// layouts have equal signatures in every process and release. Never zero (zero means "not
 /// initialised").
-fn signature(config: &BudgetConfig, domains: usize, campaign_params: &[String]) -> u64 {
+fn signature(config: &BudgetConfig, domains: usize, campaign_params: &[String], site_tags: &[String]) -> u64 {
     let mut hasher = SipHasher13::new_with_keys(0x6275_6467_6574, FORMAT_VERSION);
     for number in [
         FORMAT_VERSION,
@@ -263,15 +287,17 @@ fn signature(config: &BudgetConfig, domains: usize, campaign_params: &[String]) 
         config.event_name.into(),
         config.referrer.into(),
         config.campaign.into(),
+        config.custom.into(),
         config.unlisted.into(),
         config.series.into(),
         config.doorkeeper_slots.into(),
         domains as u64,
         campaign_params.len() as u64,
+        site_tags.len() as u64,
     ] {
         hasher.write_u64(number);
     }
-    for name in campaign_params {
+    for name in campaign_params.iter().chain(site_tags) {
         hasher.write_u64(name.len() as u64);
         hasher.write(name.as_bytes());
     }

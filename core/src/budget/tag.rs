@@ -1,7 +1,8 @@
 //! The tags whose values a client chooses, and which therefore get a budget.
 //!
-//! Platform, device and tz are not here: they are closed sets (a handful of platform classes, two
-//! devices, the real time-zone offsets), so they cannot add more than a fixed number of values.
+//! Browser, platform, device and tz are not here: they are closed sets (a dozen browser families,
+//! a handful of platform classes, three devices, the real time-zone offsets), so they cannot add
+//! more than a fixed number of values.
 
 /// A tag whose distinct values are bounded per period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +22,9 @@ pub enum BudgetedTag {
     Campaign(usize),
     /// `domain` of beacons for sites not on the allow-list; one budget for all of them.
     Unlisted,
+    /// The values of one site tag (`analytics_tag`), by its index in the layout's site tag
+    /// list; per domain.
+    SiteTag(usize),
     /// The whole tag set of a line (measurement, domain and every tag): bounds the combinations
     /// of admitted values; one budget for all domains and measurements.
     Series,
@@ -28,7 +32,7 @@ pub enum BudgetedTag {
 
 impl BudgetedTag {
     /// How many kinds there are: the size of an array of per-kind counters.
-    pub const KINDS: usize = 8;
+    pub const KINDS: usize = 9;
 
     /// The kind's position in `0..KINDS`, the same for every campaign parameter.
     pub fn kind_index(self) -> usize {
@@ -41,6 +45,7 @@ impl BudgetedTag {
             BudgetedTag::Campaign(_) => 5,
             BudgetedTag::Unlisted => 6,
             BudgetedTag::Series => 7,
+            BudgetedTag::SiteTag(_) => 8,
         }
     }
 
@@ -55,6 +60,7 @@ impl BudgetedTag {
             "campaign",
             "unlisted_domain",
             "series",
+            "custom",
         ];
         NAMES.get(kind_index).copied().unwrap_or("unknown")
     }
@@ -92,6 +98,7 @@ mod tests {
             BudgetedTag::Campaign(3),
             BudgetedTag::Unlisted,
             BudgetedTag::Series,
+            BudgetedTag::SiteTag(1),
         ];
         let mut indices: Vec<usize> = all.iter().map(|t| t.kind_index()).collect();
         indices.sort_unstable();

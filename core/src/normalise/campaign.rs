@@ -14,7 +14,8 @@ pub const MAX_CAMPAIGN_VALUE_LEN: usize = 64;
 /// Keys the module writes itself (tags and fields), which a parameter may not shadow: a tag and a
 /// field of the same name make every query on it ambiguous, and two tags of one name make InfluxDB
 /// refuse the line.
-pub const RESERVED_KEYS: [&str; 11] = [
+pub const RESERVED_KEYS: [&str; 12] = [
+    "browser",
     "device",
     "domain",
     "name",

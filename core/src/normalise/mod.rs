@@ -9,6 +9,7 @@
 //! Nothing about the visitor (address, user agent, cookies, identifiers) is ever an input here.
 
 pub mod campaign;
+pub mod client;
 pub mod domain;
 pub mod invisible;
 pub mod page;
@@ -16,6 +17,7 @@ pub mod platform;
 pub mod referrer;
 pub mod script_event;
 pub mod scrub;
+pub mod site_tag;
 pub mod timezone;
 
 use std::borrow::Cow;
@@ -24,6 +26,7 @@ use crate::beacon::{Beacon, BeaconError, BeaconKind};
 use crate::policy::Policy;
 use crate::record::Record;
 use script_event::EventDetail;
+use client::Families;
 
 /// What a valid beacon becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,20 @@ pub enum Outcome<'a> {
     Unlisted { domain: String },
 }
 
+/// [`normalise_for_client`] for a beacon whose request headers say nothing of the visitor's
+/// software (the beacon's own `platform` and `mobile` then decide).
 pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<'a>, BeaconError> {
+    normalise_for_client(beacon, policy, &Families::default())
+}
+
+/// The outcome of a beacon whose request headers gave `families`
+/// ([`client::client_families`]): they win over the beacon's own `platform` and `mobile`,
+/// which are used only where the headers said nothing.
+pub fn normalise_for_client<'a>(
+    beacon: &'a Beacon<'_>,
+    policy: &Policy,
+    families: &Families,
+) -> Result<Outcome<'a>, BeaconError> {
     let allowed = &policy.domains;
     let core = domain::host_core(&beacon.domain).ok_or(BeaconError::Invalid {
         field: "domain",
@@ -109,8 +125,12 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         });
     }
     // The device class needs the raw string, which the platform family then replaces.
-    let device = platform::classify_device(beacon.mobile, beacon.platform.as_deref());
-    let platform = platform::normalise_platform(beacon.platform.as_deref());
+    let device = families
+        .device
+        .or_else(|| platform::classify_device(beacon.mobile, beacon.platform.as_deref()));
+    let platform = families
+        .platform
+        .or_else(|| platform::normalise_platform(beacon.platform.as_deref()));
     let referrer = referrer::normalise_referrer(beacon.referrer.as_deref(), &domain, allowed);
     let campaign = query
         .map(|q| campaign::campaign_tags(&q, &policy.campaign_params))
@@ -120,8 +140,10 @@ pub fn normalise<'a>(beacon: &'a Beacon<'_>, policy: &Policy) -> Result<Outcome<
         campaign,
         domain,
         referrer,
+        browser: families.browser,
         platform,
         device,
+        site_tags: Vec::new(),
         utc_offset: beacon.utc_offset.map(timezone::quantise_offset),
         load_ms: beacon.load_ms,
         session_pages: beacon.session_pages.filter(|_| policy.session_pages),

@@ -98,6 +98,8 @@ fn contains_ignoring_case(text: &str, needle: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Device {
     Mobile,
+    /// Only the request headers tell a tablet; the beacon's own hints do not.
+    Tablet,
     Desktop,
 }
 
@@ -105,6 +107,7 @@ impl Device {
     pub fn as_str(self) -> &'static str {
         match self {
             Device::Mobile => "mobile",
+            Device::Tablet => "tablet",
             Device::Desktop => "desktop",
         }
     }
