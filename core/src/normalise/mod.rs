@@ -25,8 +25,8 @@ use std::borrow::Cow;
 use crate::beacon::{Beacon, BeaconError, BeaconKind};
 use crate::policy::Policy;
 use crate::record::Record;
-use script_event::EventDetail;
 use client::Families;
+use script_event::EventDetail;
 
 /// What a valid beacon becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
