@@ -14,6 +14,7 @@ use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::sink_address::SinkAddress;
+use analytics_core::upstream_choice::Balance;
 use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
@@ -35,6 +36,7 @@ use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
+use crate::sink::http_pool::{HttpPoolTarget, UpstreamTarget, MAX_CONNECTIONS, MAX_UPSTREAMS};
 use crate::AnalyticsModule;
 
 /// Where a directive may appear, and how many arguments it takes.
@@ -236,25 +238,58 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
             NGX_CONF_OK
         }
         Err(message) => {
-            // The message may quote the URL or a parameter: never its query string or a header.
-            let query = args
-                .first()
-                .and_then(|a| a.to_str().ok())
-                .and_then(|url| url.split_once('?'))
-                .map(|(_, q)| q);
-            let headers: Vec<&str> = args[1..]
+            // The message may quote a URL or a parameter: never a query string or a header.
+            let words: Vec<&str> = args.iter().filter_map(|a| a.to_str().ok()).collect();
+            let headers: Vec<&str> = words
                 .iter()
-                .filter_map(|a| a.to_str().ok())
                 .filter_map(|a| a.strip_prefix("header="))
                 .collect();
-            let message = Secrets::new(&headers, query).redacted(&message);
+            let mut message = Secrets::new(&headers, None).redacted(&message);
+            for query in words
+                .iter()
+                .filter(|w| !is_parameter(w))
+                .filter_map(|url| url.split_once('?'))
+                .map(|(_, q)| q)
+            {
+                message = Secrets::new(&[], Some(query)).redacted(&message);
+            }
             fail(cf, &format!("\"analytics_sink\": {message}"))
         }
     }
 }
 
+/// Whether an argument of `analytics_sink` is a `name=value` parameter rather than an address (whose
+/// query string may hold `=` too, but never right after a plain lowercase name).
+fn is_parameter(arg: &str) -> bool {
+    arg.split_once('=')
+        .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+}
+
 fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, String> {
     let address = SinkAddress::parse(text(&args[0])?)?;
+    // More addresses may follow the first, before the parameters: upstreams of one HTTP sink.
+    let mut more_addresses = Vec::new();
+    let mut rest = &args[1..];
+    while let Some((arg, tail)) = rest.split_first() {
+        let arg = text(arg)?;
+        if is_parameter(arg) {
+            break;
+        }
+        let another = SinkAddress::parse(arg)?;
+        if std::mem::discriminant(&another) != std::mem::discriminant(&address) {
+            return Err(format!(
+                "\"{another}\" is not of the same kind as \"{address}\": all addresses of one sink use one scheme"
+            ));
+        }
+        if !matches!(address, SinkAddress::Http { .. }) {
+            return Err("several addresses are for http:// sinks".to_owned());
+        }
+        more_addresses.push(another);
+        rest = tail;
+    }
+    if more_addresses.len() >= MAX_UPSTREAMS {
+        return Err(format!("at most {MAX_UPSTREAMS} addresses"));
+    }
     let is_http = matches!(address, SinkAddress::Http { .. });
     let is_udp = matches!(address, SinkAddress::Udp { .. });
     let mut buffer_size = DEFAULT_BUFFER_SIZE;
@@ -265,7 +300,9 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
     let mut batch_lines = DEFAULT_BATCH_LINES;
     let mut timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
     let mut gzip = false;
-    for arg in &args[1..] {
+    let mut balance = Balance::Failover;
+    let mut connections = 1;
+    for arg in rest {
         let arg = text(arg)?;
         let (key, value) = arg
             .split_once('=')
@@ -286,11 +323,24 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                     .filter(|&ms| ms <= 3_600_000)
                     .ok_or_else(|| format!("invalid \"exit_timeout={value}\": use a time up to 1h"))?
             }
-            "header" | "batch" | "timeout" | "gzip" if !is_http => {
+            "header" | "batch" | "timeout" | "gzip" | "balance" | "connections" if !is_http => {
                 return Err(format!("\"{key}=\" is for http:// sinks"));
             }
             "datagram" if !is_udp => return Err("\"datagram=\" is for udp:// sinks".to_owned()),
             "header" => headers.push(parse_header(value)?),
+            "balance" => {
+                balance = Balance::parse(value)
+                    .ok_or_else(|| format!("invalid \"balance={value}\": use failover or round-robin"))?
+            }
+            "connections" => {
+                connections = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_CONNECTIONS).contains(n))
+                    .ok_or_else(|| {
+                        format!("invalid \"connections={value}\": use a number from 1 to {MAX_CONNECTIONS}")
+                    })?
+            }
             "gzip" => {
                 gzip = match value {
                     "on" => true,
@@ -325,26 +375,43 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             peer: resolve(host, *port)?,
             datagram_size,
         },
-        SinkAddress::Http {
-            host,
-            port,
-            path_and_query,
-        } => {
-            let peer = resolve(host, *port)?;
-            let host_header = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            SinkTarget::Http(HttpTarget {
-                peer,
-                host: host_header,
-                path_and_query: path_and_query.clone(),
-                headers,
-                timeout_ms,
-                exit_timeout_ms,
-                batch_lines,
-                gzip,
+        SinkAddress::Http { .. } => {
+            let mut upstreams = Vec::new();
+            for upstream in std::iter::once(&address).chain(&more_addresses) {
+                let SinkAddress::Http {
+                    host,
+                    port,
+                    path_and_query,
+                } = upstream
+                else {
+                    continue;
+                };
+                // Resolved here, when the configuration is read (at start and at each reload):
+                // a blocking lookup has no place on a worker's event loop.
+                let peer = resolve(host, *port)?;
+                let host_header = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                upstreams.push(UpstreamTarget {
+                    target: HttpTarget {
+                        peer,
+                        host: host_header,
+                        path_and_query: path_and_query.clone(),
+                        headers: headers.clone(),
+                        timeout_ms,
+                        exit_timeout_ms,
+                        batch_lines,
+                        gzip,
+                    },
+                    address: upstream.to_string(),
+                });
+            }
+            SinkTarget::Http(HttpPoolTarget {
+                upstreams,
+                balance,
+                connections,
             })
         }
         // SAFETY: `cf` is the configuration being parsed.

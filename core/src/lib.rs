@@ -28,6 +28,7 @@ pub mod record;
 pub mod representation;
 pub mod sink_address;
 pub mod unique_clock;
+pub mod upstream_choice;
 
 pub use beacon::{Beacon, BeaconError, BeaconKind};
 pub use domain_list::DomainList;
