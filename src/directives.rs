@@ -240,10 +240,7 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
         Err(message) => {
             // The message may quote a URL or a parameter: never a query string or a header.
             let words: Vec<&str> = args.iter().filter_map(|a| a.to_str().ok()).collect();
-            let headers: Vec<&str> = words
-                .iter()
-                .filter_map(|a| a.strip_prefix("header="))
-                .collect();
+            let headers: Vec<&str> = words.iter().filter_map(|a| a.strip_prefix("header=")).collect();
             let mut message = Secrets::new(&headers, None).redacted(&message);
             for query in words
                 .iter()
@@ -261,8 +258,9 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
 /// Whether an argument of `analytics_sink` is a `name=value` parameter rather than an address (whose
 /// query string may hold `=` too, but never right after a plain lowercase name).
 fn is_parameter(arg: &str) -> bool {
-    arg.split_once('=')
-        .is_some_and(|(name, _)| !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    arg.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
 }
 
 fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, String> {

@@ -22,7 +22,7 @@ fn pool_nginx(sink: &str) -> Nginx {
 fn pool_nginx_with(sink: &str, workers: usize) -> Nginx {
     Nginx::start_with(
         &format!(
-        r#"
+            r#"
     analytics_sink {sink};
     server {{
         listen 127.0.0.1:{{port}};
@@ -90,10 +90,15 @@ fn wait_for_written(nginx: &Nginx, lines: i64) -> serde_json::Value {
 /// `accepted` against `lines_written` and every `dropped_*`.
 fn assert_accounted(status: &serde_json::Value) {
     let get = |name: &str| status[name].as_u64().unwrap();
-    let dropped: u64 = ["dropped_buffer_full", "dropped_sink_error", "dropped_refused", "dropped_at_exit"]
-        .iter()
-        .map(|n| get(n))
-        .sum();
+    let dropped: u64 = [
+        "dropped_buffer_full",
+        "dropped_sink_error",
+        "dropped_refused",
+        "dropped_at_exit",
+    ]
+    .iter()
+    .map(|n| get(n))
+    .sum();
     assert_eq!(
         get("accepted"),
         get("lines_written") + dropped,
@@ -112,8 +117,16 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
     ));
     let load = Load::start(nginx.port, 4, BEACON, Duration::from_millis(1));
     load.wait_for(300);
-    assert!(wait_for_more(&first, 0, Duration::from_secs(10)), "{}", nginx.error_log());
-    assert_eq!(stored(&second), 0, "while the first is up, the second is not used");
+    assert!(
+        wait_for_more(&first, 0, Duration::from_secs(10)),
+        "{}",
+        nginx.error_log()
+    );
+    assert_eq!(
+        stored(&second),
+        0,
+        "while the first is up, the second is not used"
+    );
 
     // Killed under load: the batch it was taking, or the first one after, fails there and goes
     // to the second at once, as does every later one.
@@ -163,7 +176,10 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
     );
     let second_after_return = stored(&second);
     assert_accounted(&status);
-    assert!(nginx.error_log().contains("is down for"), "the failover is logged");
+    assert!(
+        nginx.error_log().contains("is down for"),
+        "the failover is logged"
+    );
     // The last beacons, sent once both workers were back on the first, are in the first.
     for _ in 0..20 {
         assert_eq!(nginx.beacon(BEACON).status, 204);
@@ -171,7 +187,11 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
     answered += 20;
     wait_for_written(&nginx, answered);
     assert_eq!(distinct_points(&first, &second) as i64, answered);
-    assert_eq!(stored(&second), second_after_return, "after its return the first takes everything again");
+    assert_eq!(
+        stored(&second),
+        second_after_return,
+        "after its return the first takes everything again"
+    );
 }
 
 #[test]
@@ -281,7 +301,10 @@ fn assert_rejected(sink: &str, says: &str) {
     let (ok, output) = nginx_test_config(&format!("analytics_sink {sink};\n{}", server()));
     assert!(!ok, "accepted: {sink}\n{output}");
     assert!(output.contains(says), "expected {says:?} in:\n{output}");
-    assert!(output.contains("\"analytics_sink\""), "names the directive: {output}");
+    assert!(
+        output.contains("\"analytics_sink\""),
+        "names the directive: {output}"
+    );
 }
 
 #[test]
@@ -312,8 +335,14 @@ fn several_upstreams_are_configured_and_checked() {
         "http://127.0.0.1:8086/write connections=65",
         "invalid \"connections=65\"",
     );
-    assert_rejected("udp://127.0.0.1:8089 connections=2", "\"connections=\" is for http:// sinks");
-    assert_rejected("file:/tmp/x.lp balance=failover", "\"balance=\" is for http:// sinks");
+    assert_rejected(
+        "udp://127.0.0.1:8089 connections=2",
+        "\"connections=\" is for http:// sinks",
+    );
+    assert_rejected(
+        "file:/tmp/x.lp balance=failover",
+        "\"balance=\" is for http:// sinks",
+    );
     // A secret in a second address's query never shows in the message.
     let (_, output) = nginx_test_config(&format!(
         "analytics_sink http://127.0.0.1:8086/write?db=a http://:8087/write?db=b&p=hunter2;\n{}",

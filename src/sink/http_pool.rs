@@ -143,8 +143,12 @@ impl HttpPool {
         let now = now_ms() as u64;
         for i in 0..self.sinks.len() {
             let upstream = self.upstream_of(i);
-            let Some(news) = self.sinks[i].take_news() else { continue };
-            let Some(health) = self.upstreams.health_mut(upstream) else { continue };
+            let Some(news) = self.sinks[i].take_news() else {
+                continue;
+            };
+            let Some(health) = self.upstreams.health_mut(upstream) else {
+                continue;
+            };
             match news {
                 News::Answered => health.answered(),
                 News::Failed { retry_in_ms } => {
@@ -191,7 +195,10 @@ impl HttpPool {
     pub fn last_attempt(&mut self, pending: &mut PendingLines, budget: Duration) {
         let deadline = Instant::now() + budget;
         for upstream in 0..self.addresses.len() {
-            let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+            let Some(left) = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            else {
                 return;
             };
             let first = upstream * self.connections;

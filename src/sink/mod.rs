@@ -39,19 +39,13 @@ pub enum Sink {
 }
 
 impl Sink {
-    pub fn open(
-        target: &SinkTarget,
-        shared: &'static SharedState,
-        log: *mut ngx_log_t,
-    ) -> Result<Sink, ()> {
+    pub fn open(target: &SinkTarget, shared: &'static SharedState, log: *mut ngx_log_t) -> Result<Sink, ()> {
         Ok(match target {
             SinkTarget::Udp { peer, datagram_size } => {
                 Sink::Udp(udp::UdpSink::open(*peer, *datagram_size, log)?)
             }
             SinkTarget::File(file) => Sink::File(file::FileSink::new(file)),
-            SinkTarget::Http(http) => {
-                Sink::Http(Box::new(http_pool::HttpPool::new(http, shared, log)))
-            }
+            SinkTarget::Http(http) => Sink::Http(Box::new(http_pool::HttpPool::new(http, shared, log))),
         })
     }
 
