@@ -274,6 +274,37 @@ fn connections_keeps_that_many_requests_in_flight() {
 }
 
 #[test]
+fn stop_sends_the_batches_in_flight_on_every_connection_in_the_last_attempt() {
+    let upstream = FaultyUpstream::start(Behaviour::OneBytePerSecond);
+    let mut nginx = pool_nginx_with(
+        &format!(
+            "{} batch=1 flush=10ms timeout=60s connections=4",
+            upstream.url("/write?db=x")
+        ),
+        1,
+    );
+    for i in 0..20 {
+        let beacon = format!(r#"{{"page":"/stop/{i}","domain":"example.com"}}"#);
+        assert_eq!(nginx.post("/ping", beacon.as_bytes()).status, 204);
+    }
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(upstream.requests_under(Behaviour::OneBytePerSecond), 4);
+    // Four batches are in flight, sixteen lines wait; from now on requests are answered at once.
+    upstream.set(Behaviour::Accept);
+    nginx.stop_with("TERM");
+    let mut pages: Vec<String> = upstream
+        .lines()
+        .iter()
+        .map(|l| l.split(',').find(|t| t.starts_with("page=")).unwrap_or_default().to_owned())
+        .collect();
+    pages.sort();
+    pages.dedup();
+    assert_eq!(pages.len(), 20, "{pages:?}\n{}", nginx.error_log());
+    let log = nginx.error_log();
+    assert!(!log.contains(" dropped: "), "{log}");
+}
+
+#[test]
 fn connections_over_two_upstreams_deliver_every_line_once() {
     let first = InfluxDb::start("analytics");
     let second = InfluxDb::start("analytics");
