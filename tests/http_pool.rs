@@ -295,7 +295,12 @@ fn stop_sends_the_batches_in_flight_on_every_connection_in_the_last_attempt() {
     let mut pages: Vec<String> = upstream
         .lines()
         .iter()
-        .map(|l| l.split(',').find(|t| t.starts_with("page=")).unwrap_or_default().to_owned())
+        .map(|l| {
+            l.split(',')
+                .find(|t| t.starts_with("page="))
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     pages.sort();
     pages.dedup();
