@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh test    - all of it, and what the tests start: InfluxDB, VictoriaMetrics,
 #                                     Chromium, Firefox ESR
 #   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
+#   scripts/install-deps.sh bench   - wrk, and perf for BENCH_PROFILE= of scripts/bench.sh
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
@@ -15,12 +16,13 @@ package_packages=(build-essential dpkg-dev debhelper nginx nginx-dev lintian git
 case "${1:-build}" in
     build) ;;
     demo) packages=(influxdb) ;;
+    bench) packages+=(wrk linux-perf python3) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
         packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl python3)
         command -v npm >/dev/null || packages+=(nodejs npm)
         ;;
-    *) echo "usage: $0 [build|package|test|demo]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|package|test|demo|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -21,7 +21,7 @@ use nginx_sys::{
     ngx_http_complex_value_t, ngx_int_t, ngx_msec_t, ngx_parse_offset, ngx_parse_size, ngx_parse_time,
     ngx_str_t, ngx_uint_t, NGX_CONF_1MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF,
     NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF,
-    NGX_LOG_EMERG, NGX_OK,
+    NGX_LOG_EMERG, NGX_LOG_WARN, NGX_OK,
 };
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
@@ -34,6 +34,7 @@ use crate::conf::{
 };
 use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
+use crate::net::tls::{TlsSettings, TlsTarget, SYSTEM_CA_BUNDLE};
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
 use crate::sink::http_pool::{HttpPoolTarget, UpstreamTarget, MAX_CONNECTIONS, MAX_UPSTREAMS};
@@ -274,7 +275,13 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             break;
         }
         let another = SinkAddress::parse(arg)?;
-        if std::mem::discriminant(&another) != std::mem::discriminant(&address) {
+        let scheme = |a: &SinkAddress| {
+            (
+                std::mem::discriminant(a),
+                matches!(a, SinkAddress::Http { tls: true, .. }),
+            )
+        };
+        if scheme(&another) != scheme(&address) {
             return Err(format!(
                 "\"{another}\" is not of the same kind as \"{address}\": all addresses of one sink use one scheme"
             ));
@@ -289,6 +296,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
         return Err(format!("at most {MAX_UPSTREAMS} addresses"));
     }
     let is_http = matches!(address, SinkAddress::Http { .. });
+    let is_https = matches!(address, SinkAddress::Http { tls: true, .. });
     let is_udp = matches!(address, SinkAddress::Udp { .. });
     let mut buffer_size = DEFAULT_BUFFER_SIZE;
     let mut flush_interval_ms = DEFAULT_FLUSH_INTERVAL_MS;
@@ -300,6 +308,11 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
     let mut gzip = false;
     let mut balance = Balance::Failover;
     let mut connections = 1;
+    let mut tls_ca = None;
+    let mut tls_cert = None;
+    let mut tls_key = None;
+    let mut tls_name = None;
+    let mut tls_verify = true;
     for arg in rest {
         let arg = text(arg)?;
         let (key, value) = arg
@@ -325,6 +338,23 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                 return Err(format!("\"{key}=\" is for http:// sinks"));
             }
             "datagram" if !is_udp => return Err("\"datagram=\" is for udp:// sinks".to_owned()),
+            "tls_ca" | "tls_cert" | "tls_key" | "tls_name" | "tls_verify" if !is_https => {
+                return Err(format!("\"{key}=\" is for https:// sinks"));
+            }
+            "tls_ca" | "tls_cert" | "tls_key" | "tls_name" if value.is_empty() => {
+                return Err(format!("\"{key}=\" needs a value"));
+            }
+            "tls_ca" => tls_ca = Some(value.to_owned()),
+            "tls_cert" => tls_cert = Some(value.to_owned()),
+            "tls_key" => tls_key = Some(value.to_owned()),
+            "tls_name" => tls_name = Some(value.to_owned()),
+            "tls_verify" => {
+                tls_verify = match value {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(format!("invalid \"tls_verify={value}\": use on or off")),
+                }
+            }
             "header" => headers.push(parse_header(value)?),
             "balance" => {
                 balance = Balance::parse(value)
@@ -374,12 +404,26 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             datagram_size,
         },
         SinkAddress::Http { .. } => {
+            let client_cert = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("\"tls_cert=\" and \"tls_key=\" go together".to_owned()),
+            };
+            if is_https && !tls_verify {
+                ngx_conf_log_error!(
+                    NGX_LOG_WARN,
+                    cf,
+                    "\"analytics_sink\": \"tls_verify=off\" trusts any certificate: anyone on the \
+                     path can read and change what is sent"
+                );
+            }
             let mut upstreams = Vec::new();
             for upstream in std::iter::once(&address).chain(&more_addresses) {
                 let SinkAddress::Http {
                     host,
                     port,
                     path_and_query,
+                    tls,
                 } = upstream
                 else {
                     continue;
@@ -387,6 +431,18 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                 // Resolved here, when the configuration is read (at start and at each reload):
                 // a blocking lookup has no place on a worker's event loop.
                 let peer = resolve(host, *port)?;
+                let tls = if *tls {
+                    let settings = TlsSettings {
+                        ca: tls_ca.clone().unwrap_or_else(|| SYSTEM_CA_BUNDLE.to_owned()),
+                        client_cert: client_cert.clone(),
+                        name: tls_name.clone().unwrap_or_else(|| host.clone()),
+                        verify: tls_verify,
+                    };
+                    // SAFETY: `cf` is the configuration being parsed.
+                    Some(unsafe { TlsTarget::create(cf, &settings) }?)
+                } else {
+                    None
+                };
                 let host_header = if host.contains(':') {
                     format!("[{host}]:{port}")
                 } else {
@@ -402,6 +458,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                         exit_timeout_ms,
                         batch_lines,
                         gzip,
+                        tls,
                     },
                     address: upstream.to_string(),
                 });

@@ -27,6 +27,7 @@ mod shared_state;
 mod sink;
 mod timer;
 mod visitor_filter;
+mod visitor_headers;
 mod worker;
 
 use conf::{LocationConf, MainConf};

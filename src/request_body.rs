@@ -1,9 +1,10 @@
-//! Reading a request body that nginx has received: from memory buffers, or from the temporary file
-//! nginx spooled it to (a large body, or `client_body_in_file_only`).
+//! Reading a request body: straight from nginx's header buffer when it came whole with the
+//! headers (a beacon does), else what nginx's body reading received, from memory buffers or from
+//! the temporary file nginx spooled it to (a large body, or `client_body_in_file_only`).
 
 use std::borrow::Cow;
 
-use nginx_sys::{ngx_buf_t, ngx_http_request_t, ngx_read_file};
+use nginx_sys::{ngx_buf_t, ngx_http_request_t, ngx_read_file, NGX_HTTP_VERSION_20};
 
 pub enum BodyError {
     /// Larger than the configured cap.
@@ -14,6 +15,52 @@ pub enum BodyError {
 
 fn in_memory(buf: &ngx_buf_t) -> bool {
     buf.temporary() != 0 || buf.memory() != 0 || buf.mmap() != 0
+}
+
+/// The body of an HTTP/1 request with a `Content-Length` of at most `max` bytes, when all of it
+/// already sits in nginx's header buffer (read with the headers): the bytes are taken from there
+/// and marked read, as nginx's own discarding of a body does, without nginx's body-reading
+/// machinery (its buffers, filters, and the post-handler round trip). `None` for every other
+/// request, which goes through [`read_body`]: chunked bodies, bodies still on the way, HTTP/2 and
+/// HTTP/3, `Expect: 100-continue` (nginx answers it), `client_body_in_file_only`, and a body that
+/// nginx began to read or discard before.
+///
+/// # Safety
+/// `r` must be a valid main request whose body nobody has read yet; the slice must be used before
+/// the handler returns (the buffer is the connection's, reused for the next request).
+pub unsafe fn take_preread_body<'a>(r: *mut ngx_http_request_t, max: usize) -> Option<&'a [u8]> {
+    // SAFETY (caller): a valid request, ours during the handler.
+    let req = unsafe { &mut *r };
+    let length = usize::try_from(req.headers_in.content_length_n).ok()?;
+    if length > max
+        || req.http_version >= NGX_HTTP_VERSION_20 as usize
+        || req.headers_in.chunked() != 0
+        || !req.headers_in.expect.is_null()
+        || req.request_body_in_file_only() != 0
+        || !req.request_body.is_null()
+        || req.discard_body() != 0
+        || req.header_in.is_null()
+    {
+        return None;
+    }
+    // SAFETY: an HTTP/1 request's `header_in` is the buffer its headers were read into; pos..last
+    // is what was read past them.
+    let buf = unsafe { &mut *req.header_in };
+    // SAFETY: as above, both point into the same buffer.
+    let preread = usize::try_from(unsafe { buf.last.offset_from(buf.pos) }).ok()?;
+    if preread < length {
+        return None;
+    }
+    // SAFETY: pos..pos+length lies within pos..last, readable memory of the connection's buffer,
+    // which stays until the next request on the connection is read (after this handler).
+    let body = unsafe { std::slice::from_raw_parts(buf.pos, length) };
+    // Marked read, as ngx_http_discard_request_body_filter does: what follows is the next
+    // pipelined request, and a later discard (an error page) finds nothing left to read.
+    // SAFETY: pos + length <= last, within the buffer.
+    buf.pos = unsafe { buf.pos.add(length) };
+    req.request_length += length as i64;
+    req.headers_in.content_length_n = 0;
+    Some(body)
 }
 
 /// The body as one slice, refusing it once it passes `max` bytes. A body in one memory buffer (the

@@ -3,42 +3,53 @@
 //! They get the same answer as a recorded hit, so nothing tells a robot it was seen through, and
 //! are counted by reason.
 
-use analytics_core::bots::detect_bot;
+use std::cell::RefCell;
+
+use analytics_core::bots::{detect_bot, VerdictCache};
 use nginx_sys::{ngx_http_complex_value, ngx_http_request_t, ngx_int_t, ngx_str_t, NGX_OK};
 
 use crate::conf::{Merged, SkipConditions};
-use crate::response::request_headers;
 use crate::shared_state::Counter;
+use crate::visitor_headers::VisitorHeaders;
+
+thread_local! {
+    /// This worker's memory of recent robot verdicts: a repeated `User-Agent` is not scanned again.
+    static ROBOT_VERDICTS: RefCell<VerdictCache> = RefCell::new(VerdictCache::new());
+}
 
 /// Why this request must not be recorded, as the counter that counts it; `None` to record it.
 /// The site owner's `analytics_skip` is asked first, then Do Not Track, then the robot filter.
 ///
 /// # Safety
 /// `r` must be a valid request.
-pub unsafe fn skip_reason(r: *mut ngx_http_request_t, conf: &Merged) -> Option<Counter> {
+pub unsafe fn skip_reason(
+    r: *mut ngx_http_request_t,
+    conf: &Merged,
+    headers: &VisitorHeaders,
+) -> Option<Counter> {
     if let Some(conditions) = &conf.skip {
         // SAFETY (caller): valid request.
         if unsafe { skipped(r, conditions) } {
             return Some(Counter::IgnoredSkip);
         }
     }
-    // SAFETY (caller): valid request.
-    let req = unsafe { &*r };
-    if conf.respect_dnt {
-        // SAFETY (caller): valid request.
-        let [dnt, gpc] = unsafe { request_headers(req, ["DNT", "Sec-GPC"]) };
-        if dnt.is_some_and(|v| v.trim() == "1") || gpc.is_some_and(|v| v.trim() == "1") {
-            return Some(Counter::IgnoredDnt);
-        }
+    if conf.respect_dnt && headers.asks_not_to_be_tracked() {
+        return Some(Counter::IgnoredDnt);
     }
-    if conf.filter_bots {
-        // SAFETY (caller): `user_agent` is null or points to the request's parsed header.
-        let agent = unsafe { req.headers_in.user_agent.as_ref() }.and_then(|h| h.value.to_str().ok());
-        if detect_bot(agent).is_some() {
-            return Some(Counter::RejectedBot);
-        }
+    if conf.filter_bots && is_robot(headers.user_agent) {
+        return Some(Counter::RejectedBot);
     }
     None
+}
+
+fn is_robot(user_agent: Option<&str>) -> bool {
+    ROBOT_VERDICTS
+        .with(|cache| match cache.try_borrow_mut() {
+            Ok(mut cache) => cache.detect_bot(user_agent),
+            // Only if this were re-entered: judge without the cache.
+            Err(_) => detect_bot(user_agent),
+        })
+        .is_some()
 }
 
 /// Whether any of the `analytics_skip` values is, for this request, non-empty and not `0` (the

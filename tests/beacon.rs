@@ -310,3 +310,87 @@ fn identical_beacons_get_distinct_timestamps_across_workers() {
     stamps.dedup();
     assert_eq!(stamps.len(), 400, "timestamps must all differ");
 }
+
+/// Writes `raw` on one connection in pieces (`pause` between them) and reads until the server
+/// closes it.
+fn raw_exchange(port: u16, pieces: &[&[u8]], pause: Duration) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr(port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        stream.write_all(piece).unwrap();
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn beacon_request(page: &str, last: bool) -> Vec<u8> {
+    let body = format!(r#"{{"page":"{page}","domain":"example.com","platform":"Linux x86_64"}}"#);
+    let connection = if last { "close" } else { "keep-alive" };
+    format!(
+        "POST /ping HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0\r\n\
+         Content-Type: text/plain\r\nConnection: {connection}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn recorded_pages(lines: &[String]) -> Vec<String> {
+    let mut pages: Vec<String> = lines
+        .iter()
+        .map(|l| parse_line(l).tag("page").unwrap_or_default().to_owned())
+        .collect();
+    pages.sort();
+    pages
+}
+
+/// A beacon's body usually arrives with its headers and is taken straight from nginx's header
+/// buffer: what follows it (the next pipelined request) must stay the next request.
+#[test]
+fn pipelined_beacons_on_one_connection_are_each_answered_and_recorded() {
+    let udp = UdpCollector::start();
+    let nginx = udp_nginx(udp.port, "");
+    let mut all = Vec::new();
+    for (i, page) in ["/one", "/two", "/three"].iter().enumerate() {
+        all.extend(beacon_request(page, i == 2));
+    }
+    let answer = raw_exchange(nginx.port, &[&all], Duration::ZERO);
+    assert_eq!(answer.matches("HTTP/1.1 204 No Content").count(), 3, "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 3, "{answer}");
+    let lines = udp.wait_for_lines(3, Duration::from_secs(10));
+    assert_eq!(recorded_pages(&lines), ["/one", "/three", "/two"], "{lines:?}");
+
+    let status = nginx.status();
+    assert_eq!(status["accepted"], 3, "{status}");
+    assert_eq!(status["rejected_by_nginx"], 0, "{status}");
+    assert_eq!(status["rejected_json"], 0, "{status}");
+}
+
+/// A body that comes after its headers (a second packet) goes through nginx's body reading, and
+/// so does one split across both.
+#[test]
+fn a_body_sent_after_its_headers_is_read() {
+    let udp = UdpCollector::start();
+    let nginx = udp_nginx(udp.port, "");
+    let request = beacon_request("/late", true);
+    let split = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let answer = raw_exchange(
+        nginx.port,
+        &[&request[..split], &request[split..]],
+        Duration::from_millis(100),
+    );
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let request = beacon_request("/halves", true);
+    let answer = raw_exchange(
+        nginx.port,
+        &[&request[..split + 10], &request[split + 10..]],
+        Duration::from_millis(100),
+    );
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let lines = udp.wait_for_lines(2, Duration::from_secs(10));
+    assert_eq!(recorded_pages(&lines), ["/halves", "/late"], "{lines:?}");
+}

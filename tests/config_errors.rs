@@ -34,6 +34,26 @@ fn a_good_configuration_passes() {
 }
 
 #[test]
+fn an_https_sink_that_trusts_any_certificate_passes_with_a_warning() {
+    let (ok, output) = nginx_test_config(&format!(
+        "analytics_sink https://127.0.0.1:8443/write?db=a tls_verify=off;\n{}",
+        server("analytics_beacon; analytics_domains example.com;")
+    ));
+    assert!(ok, "{output}");
+    assert!(
+        output.contains("[warn]") && output.contains("\"tls_verify=off\" trusts any certificate"),
+        "{output}"
+    );
+    // Verified against the system's CAs by default: no warning.
+    let (ok, output) = nginx_test_config(&format!(
+        "analytics_sink https://127.0.0.1:8443/write?db=a tls_name=influx.example.com;\n{}",
+        server("analytics_beacon; analytics_domains example.com;")
+    ));
+    assert!(ok, "{output}");
+    assert!(!output.contains("[warn]"), "{output}");
+}
+
+#[test]
 fn a_beacon_without_a_sink_is_refused() {
     assert_rejected(
         &server("analytics_beacon; analytics_domains example.com;"),
@@ -101,7 +121,30 @@ fn bad_sinks_are_refused() {
             "http://127.0.0.1:8086/write?db=a \"header=Bad Name: x\"",
             "invalid header name",
         ),
-        ("https://influx.example.com/api/v2/write", "tls-upstream.conf"),
+        (
+            "http://127.0.0.1:8086/write?db=a tls_ca=/etc/ssl/certs/ca-certificates.crt",
+            "\"tls_ca=\" is for https:// sinks",
+        ),
+        (
+            "udp://127.0.0.1:8089 tls_verify=off",
+            "\"tls_verify=\" is for https:// sinks",
+        ),
+        (
+            "https://127.0.0.1/write?db=a tls_ca=/nonexistent/ca.pem",
+            "cannot load the trusted CAs of \"tls_ca=/nonexistent/ca.pem\"",
+        ),
+        (
+            "https://127.0.0.1/write?db=a tls_cert=/nonexistent/cert.pem",
+            "\"tls_cert=\" and \"tls_key=\" go together",
+        ),
+        (
+            "https://127.0.0.1/write?db=a tls_cert=/nonexistent/c.pem tls_key=/nonexistent/k.pem",
+            "cannot use \"tls_cert=/nonexistent/c.pem\"",
+        ),
+        (
+            "https://127.0.0.1/write?db=a tls_verify=maybe",
+            "invalid \"tls_verify=maybe\"",
+        ),
         (
             "http://127.0.0.1:8086/write?db=a exit_timeout=2h",
             "invalid \"exit_timeout=2h\"",

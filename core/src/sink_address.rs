@@ -10,11 +10,13 @@ pub enum SinkAddress {
     /// `file:/absolute/path`: appended, reopened with `nginx -s reopen`.
     File { path: String },
     /// `http://host[:port]/path?query`: batches POSTed to a write API (InfluxDB 1.x `/write`,
-    /// 2.x `/api/v2/write`, 3 `/api/v3/write_lp`, Telegraf, VictoriaMetrics).
+    /// 2.x `/api/v2/write`, 3 `/api/v3/write_lp`, Telegraf, VictoriaMetrics); `https://` (`tls`)
+    /// the same over TLS, on port 443 unless another is given.
     Http {
         host: String,
         port: u16,
         path_and_query: String,
+        tls: bool,
     },
 }
 
@@ -45,12 +47,13 @@ impl SinkAddress {
                 path: path.to_owned(),
             });
         }
-        if let Some(rest) = s.strip_prefix("http://") {
+        let http = s.strip_prefix("http://").map(|rest| (rest, false));
+        if let Some((rest, tls)) = http.or_else(|| s.strip_prefix("https://").map(|rest| (rest, true))) {
             let split = rest.find(['/', '?']).unwrap_or(rest.len());
             let (authority, path_and_query) = rest.split_at(split);
             let (host, port) = match authority.rsplit_once(':') {
                 Some((host, port)) if !authority.ends_with(']') => (host, parse_port(s, port)?),
-                _ => (authority, 80),
+                _ => (authority, if tls { 443 } else { 80 }),
             };
             let host = host.trim_start_matches('[').trim_end_matches(']');
             if host.is_empty() || host.contains(['@', ' ', '/']) {
@@ -68,15 +71,11 @@ impl SinkAddress {
                 host: host.to_owned(),
                 port,
                 path_and_query,
+                tls,
             });
         }
-        if s.starts_with("https://") {
-            return Err(format!(
-                "\"{s}\": https is served through a local proxy: see nginx-conf/tls-upstream.conf"
-            ));
-        }
         Err(format!(
-            "\"{s}\": unknown sink; use udp://host:port, http://host:port/path or file:/path"
+            "\"{s}\": unknown sink; use udp://host:port, http(s)://host:port/path or file:/path"
         ))
     }
 }
@@ -99,12 +98,14 @@ impl fmt::Display for SinkAddress {
                 host,
                 port,
                 path_and_query,
+                tls,
             } => {
                 let path = path_and_query.split('?').next().unwrap_or("/");
+                let scheme = if *tls { "https" } else { "http" };
                 if host.contains(':') {
-                    write!(f, "http://[{host}]:{port}{path}")
+                    write!(f, "{scheme}://[{host}]:{port}{path}")
                 } else {
-                    write!(f, "http://{host}:{port}{path}")
+                    write!(f, "{scheme}://{host}:{port}{path}")
                 }
             }
         }
@@ -150,7 +151,8 @@ mod tests {
             SinkAddress::Http {
                 host: "127.0.0.1".into(),
                 port: 8086,
-                path_and_query: "/write?db=analytics&u=me&p=secret".into()
+                path_and_query: "/write?db=analytics&u=me&p=secret".into(),
+                tls: false
             }
         );
         assert_eq!(a.to_string(), "http://127.0.0.1:8086/write");
@@ -159,12 +161,34 @@ mod tests {
             SinkAddress::Http {
                 host: "influx.local".into(),
                 port: 80,
-                path_and_query: "/?db=x".into()
+                path_and_query: "/?db=x".into(),
+                tls: false
             }
         );
         assert_eq!(
             SinkAddress::parse("http://[::1]:8428/write").unwrap().to_string(),
             "http://[::1]:8428/write"
+        );
+    }
+
+    #[test]
+    fn parses_https_sinks_with_port_443_by_default() {
+        let a = SinkAddress::parse("https://influx.example.com/api/v2/write?org=o&bucket=b").unwrap();
+        assert_eq!(
+            a,
+            SinkAddress::Http {
+                host: "influx.example.com".into(),
+                port: 443,
+                path_and_query: "/api/v2/write?org=o&bucket=b".into(),
+                tls: true
+            }
+        );
+        assert_eq!(a.to_string(), "https://influx.example.com:443/api/v2/write");
+        assert_eq!(
+            SinkAddress::parse("https://[::1]:8443/write?db=x")
+                .unwrap()
+                .to_string(),
+            "https://[::1]:8443/write"
         );
     }
 
@@ -177,7 +201,9 @@ mod tests {
             ("udp://:8089", "invalid host"),
             ("file:relative.lp", "absolute path"),
             ("tcp://x:1", "unknown sink"),
-            ("https://x:8086/write", "tls-upstream.conf"),
+            ("https://x:0/write", "invalid port"),
+            ("https://u:p@x/write", "invalid"),
+            ("ftp://x/write", "unknown sink"),
             ("http://x:0/write", "invalid port"),
             ("http://u:p@x:8086/write", "invalid"),
             ("http://:8086/write", "invalid host"),

@@ -15,10 +15,11 @@ use ngx::ngx_log_error;
 use crate::conf::Merged;
 use crate::handlers::{count, count_internal_error, guard_content_handler, record, shared_counters};
 use crate::panic_guard::contain;
-use crate::request_body::{read_body, BodyError};
-use crate::response::{request_header, send, Header};
+use crate::request_body::{read_body, take_preread_body, BodyError};
+use crate::response::{send, Header};
 use crate::shared_state::{Counter, SharedState};
 use crate::visitor_filter::skip_reason;
+use crate::visitor_headers;
 use crate::{worker, AnalyticsModule};
 
 const NO_STORE: Header<'static> = ("Cache-Control", "no-store");
@@ -38,10 +39,12 @@ unsafe fn start(r: *mut ngx_http_request_t) -> ngx_int_t {
     let (Some(conf), Some(shared)) = (settings(req), shared_counters(req)) else {
         return NGX_ERROR as ngx_int_t;
     };
+    // SAFETY (caller): valid request; `visitor` is dropped before this handler returns.
+    let visitor = unsafe { visitor_headers::collect(req) };
     let method = req.method as u32;
     if method == NGX_HTTP_OPTIONS {
         // SAFETY (caller): valid request, no body expected.
-        let (counter, rc) = unsafe { preflight(r, conf) };
+        let (counter, rc) = unsafe { preflight(r, conf, visitor.origin) };
         // SAFETY (caller): valid request.
         unsafe { count(r, shared, counter) };
         return rc;
@@ -54,7 +57,7 @@ unsafe fn start(r: *mut ngx_http_request_t) -> ngx_int_t {
         return unsafe { reject_without_body(r, 405, &[ALLOW], text) };
     }
     // SAFETY (caller): valid request.
-    if let Some(counter) = unsafe { skip_reason(r, conf) } {
+    if let Some(counter) = unsafe { skip_reason(r, conf, &visitor) } {
         // SAFETY (caller): valid request; the body is not needed.
         unsafe {
             count(r, shared, counter);
@@ -67,6 +70,12 @@ unsafe fn start(r: *mut ngx_http_request_t) -> ngx_int_t {
             count(r, shared, Counter::RejectedSize);
             return reject_without_body(r, 413, &[], &too_large(conf));
         }
+    }
+    // SAFETY (caller): a valid main request whose body nobody has read; `body` is used before
+    // this handler returns.
+    if let Some(body) = unsafe { take_preread_body(r, conf.max_body) } {
+        // SAFETY (caller): valid request, its body read.
+        return unsafe { answer(r, conf, shared, body) };
     }
     // SAFETY (caller): a valid request; nginx calls `body_received` once the body is in, after
     // which that handler finalizes the request. Requests whose body nginx itself refuses (over
@@ -112,9 +121,7 @@ unsafe fn reject_without_body(
 ///
 /// # Safety
 /// `r` must be a valid request whose response has not been sent.
-unsafe fn preflight(r: *mut ngx_http_request_t, conf: &Merged) -> (Counter, ngx_int_t) {
-    // SAFETY (caller): valid request.
-    let origin = unsafe { request_header(&*r, "Origin") };
+unsafe fn preflight(r: *mut ngx_http_request_t, conf: &Merged, origin: Option<&str>) -> (Counter, ngx_int_t) {
     let Some(origin) = origin else {
         // SAFETY (caller): valid request.
         return (Counter::Preflight, unsafe {
@@ -175,9 +182,22 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
         Err(BodyError::Unreadable) => return NGX_ERROR as ngx_int_t,
     };
+    // SAFETY (caller): valid request, its body read.
+    unsafe { answer(r, conf, shared, &body) }
+}
+
+/// Records the beacon `body` and answers.
+///
+/// # Safety
+/// `r` must be a valid request whose body has been read and whose response has not been sent.
+unsafe fn answer(r: *mut ngx_http_request_t, conf: &Merged, shared: &SharedState, body: &[u8]) -> ngx_int_t {
     // SAFETY (caller): valid request.
-    let origin =
-        unsafe { request_header(req, "Origin") }.filter(|o| origin_is_allowed(o, &conf.policy.domains));
+    let req = unsafe { &*r };
+    // SAFETY (caller): valid request; `visitor` lives no longer than this handler.
+    let visitor = unsafe { visitor_headers::collect(req) };
+    let origin = visitor
+        .origin
+        .filter(|o| origin_is_allowed(o, &conf.policy.domains));
     let cors: [Header; 3] = [
         NO_STORE,
         ("Access-Control-Allow-Origin", origin.unwrap_or("")),
@@ -185,7 +205,7 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
     ];
     let headers: &[Header] = if origin.is_some() { &cors } else { &cors[..1] };
 
-    let recorded = Beacon::parse(&body).and_then(|beacon| {
+    let recorded = Beacon::parse(body).and_then(|beacon| {
         normalise(&beacon, &conf.policy)
             .map(|mut outcome| worker::with(|w| record(w, &mut outcome, &conf.measurements)))
     });

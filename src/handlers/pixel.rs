@@ -14,6 +14,7 @@ use crate::handlers::{count, guard_content_handler, record, shared_counters};
 use crate::response::{send, send_typed};
 use crate::shared_state::Counter;
 use crate::visitor_filter::skip_reason;
+use crate::visitor_headers;
 use crate::{worker, AnalyticsModule};
 
 /// The smallest transparent 1×1 GIF.
@@ -52,8 +53,10 @@ unsafe fn answer_pixel(r: *mut ngx_http_request_t) -> ngx_int_t {
             return send(r, 405, &[("Allow", "GET, HEAD")], b"405 Method Not Allowed\n");
         }
     }
+    // SAFETY (caller): a valid request; `visitor` is dropped before this handler returns.
+    let visitor = unsafe { visitor_headers::collect(req) };
     // SAFETY (caller): a valid request.
-    let counter = match unsafe { skip_reason(r, conf) } {
+    let counter = match unsafe { skip_reason(r, conf, &visitor) } {
         Some(reason) => reason,
         None => {
             // SAFETY (caller): `referer` is null or points to the request's parsed header.

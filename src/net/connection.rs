@@ -5,11 +5,15 @@ use std::net::SocketAddr;
 use std::ptr::{self, NonNull};
 
 use nginx_sys::{
-    ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_event_connect_peer,
-    ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t, ngx_handle_read_event, ngx_handle_write_event,
-    ngx_log_t, ngx_peer_connection_t, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6,
-    sockaddr_storage, socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
+    ngx_close_connection, ngx_connection_log_error_e_NGX_ERROR_ERR, ngx_connection_t, ngx_create_pool,
+    ngx_destroy_pool, ngx_event_connect_peer, ngx_event_get_peer, ngx_event_handler_pt, ngx_event_t,
+    ngx_handle_read_event, ngx_handle_write_event, ngx_log_t, ngx_peer_connection_t, ngx_pool_t,
+    ngx_ssl_shutdown, ngx_str_t, ngx_tcp_nodelay, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_storage,
+    socklen_t, AF_INET, AF_INET6, NGX_AGAIN, NGX_OK,
 };
+
+/// The first block of a connection's pool (that of nginx's HTTP upstream connections).
+const CONNECTION_POOL_SIZE: usize = 128;
 
 /// A peer's address in the form nginx keeps pointers to: it must outlive every connection made to
 /// it, so it is boxed by its owner and never moved.
@@ -97,8 +101,22 @@ impl Connection {
         Ok((Connection { c }, rc == NGX_OK as isize))
     }
 
-    fn raw(&self) -> *mut ngx_connection_t {
+    /// For the TLS layer, which works on the connection as nginx's own modules do.
+    pub(super) fn raw(&self) -> *mut ngx_connection_t {
         self.c.as_ptr()
+    }
+
+    /// The connection's memory pool, made on first use (as nginx's HTTP upstream does) and freed
+    /// when the connection is closed: nginx's TLS layer keeps its state there.
+    pub(super) fn pool(&mut self) -> Result<*mut ngx_pool_t, ()> {
+        let c = self.raw();
+        // SAFETY: a live connection; a pool made here is freed by `close`.
+        unsafe {
+            if (*c).pool.is_null() {
+                (*c).pool = ngx_create_pool(CONNECTION_POOL_SIZE, (*c).log);
+            }
+            NonNull::new((*c).pool).map(NonNull::as_ptr).ok_or(())
+        }
     }
 
     /// Whether `ev` is this connection's write event.
@@ -170,9 +188,47 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // SAFETY: the connection is live and ours; nginx removes its events, timers and posted
-        // events, so no handler of it runs afterwards.
-        unsafe { ngx_close_connection(self.raw()) };
+        let c = self.raw();
+        // SAFETY: the connection is live and ours. A TLS connection says goodbye (close_notify)
+        // without waiting for the peer's; if even that must wait for the socket, nginx finishes
+        // it on its own and then calls `close_after_shutdown`. Its session callback is cleared
+        // first: the sink that set it may be gone by then.
+        unsafe {
+            let ssl = (*c).ssl;
+            if !ssl.is_null() {
+                (*ssl).save_session = None;
+                (*ssl).set_no_wait_shutdown(1);
+                if ngx_ssl_shutdown(c) == NGX_AGAIN as isize {
+                    (*ssl).handler = Some(close_after_shutdown);
+                    return;
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe { close(c) };
+    }
+}
+
+/// Closes a TLS connection once nginx has finished its shutdown.
+unsafe extern "C" fn close_after_shutdown(c: *mut ngx_connection_t) {
+    // SAFETY: nginx calls this once, with the connection whose shutdown is over; nobody else
+    // holds it any more.
+    unsafe { close(c) };
+}
+
+/// Closes `c` and frees its pool (made for TLS, see `Connection::pool`).
+///
+/// # Safety
+/// `c` must be a live connection that nobody uses afterwards.
+unsafe fn close(c: *mut ngx_connection_t) {
+    // SAFETY: per the caller; nginx removes the connection's events, timers and posted events, so
+    // no handler of it runs afterwards, and it leaves `pool` to its owner, us.
+    unsafe {
+        let pool = (*c).pool;
+        ngx_close_connection(c);
+        if !pool.is_null() {
+            ngx_destroy_pool(pool);
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use super::http_last_attempt::LastAttempt;
 use super::http_pool::HttpPool;
 use super::SendOutcome;
 use crate::net::connection::{Connection, Io, PeerAddress};
+use crate::net::tls::{Handshake, TlsClient, TlsTarget};
 use crate::panic_guard::contain;
 use crate::shared_state::{Counter, SharedState};
 use crate::timer::{exiting, now_ms, Alarm};
@@ -52,6 +53,8 @@ pub struct HttpTarget {
     pub batch_lines: usize,
     /// Send bodies gzip-compressed (`gzip=on`).
     pub gzip: bool,
+    /// TLS (`https://`), with its context and the name to verify.
+    pub tls: Option<TlsTarget>,
 }
 
 impl HttpTarget {
@@ -104,6 +107,12 @@ pub struct HttpSink {
     queue: VecDeque<Batch>,
     state: State,
     conn: Option<Connection>,
+    /// `https://`: TLS on each connection, and the session a reconnect resumes.
+    tls: Option<TlsClient>,
+    /// The connection is open but its TLS handshake is not over.
+    handshaking: bool,
+    /// The TLS failure last logged: the same one is logged once per outage, not on every retry.
+    tls_failure_logged: Option<String>,
     delivery: Delivery,
     /// One absolute deadline per exchange: progress never pushes it back.
     deadline: Alarm,
@@ -125,6 +134,7 @@ impl HttpSink {
         log: *mut ngx_log_t,
     ) -> HttpSink {
         let logged = address.split('?').next().unwrap_or(address).to_owned();
+        let tls = target.tls.as_ref().map(TlsClient::new);
         HttpSink {
             peer: PeerAddress::new(target.peer, &logged),
             secrets: target.secrets(),
@@ -133,6 +143,9 @@ impl HttpSink {
             queue: VecDeque::new(),
             state: State::Idle,
             conn: None,
+            tls,
+            handshaking: false,
+            tls_failure_logged: None,
             delivery: Delivery::new(),
             deadline: Alarm::new(Some(on_deadline), log),
             retry: Alarm::new(Some(on_retry_timer), log),
@@ -223,6 +236,7 @@ impl HttpSink {
             match Connection::connect(&mut self.peer, self.log, Some(on_connection_event)) {
                 Ok((conn, connected)) => {
                     self.conn = Some(conn);
+                    self.handshaking = self.tls.is_some();
                     if !connected {
                         // The write event reports the end of the connect.
                         return self.wait_writable();
@@ -231,12 +245,45 @@ impl HttpSink {
                 Err(()) => return self.exchange_failed("cannot connect"),
             }
         }
+        if self.handshaking {
+            return self.handshake();
+        }
         self.on_writable();
     }
 
     /// Whether `ev` is an event of this sink's connection.
     pub fn owns_event(&self, ev: *mut ngx_event_t) -> bool {
         self.conn.as_ref().is_some_and(|c| c.owns_event(ev))
+    }
+
+    /// Starts or continues the TLS handshake of a new connection; the request follows it, within
+    /// the same exchange deadline.
+    fn handshake(&mut self) {
+        let (Some(conn), Some(tls)) = (self.conn.as_mut(), self.tls.as_mut()) else {
+            return;
+        };
+        match tls.handshake(conn) {
+            Handshake::Done => {
+                self.handshaking = false;
+                self.on_writable();
+            }
+            Handshake::Again => {}
+            Handshake::Failed(reason) => {
+                // Logged once until the next delivery, whatever the retries: the reason says
+                // what to fix, and repeating it every back-off would bury the rest of the log.
+                if self.tls_failure_logged.as_deref() != Some(reason.as_str()) {
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        self.log,
+                        "analytics: {}: {}; lines keep waiting in the buffer and are retried",
+                        self.address,
+                        reason
+                    );
+                    self.tls_failure_logged = Some(reason.clone());
+                }
+                self.exchange_failed(&reason);
+            }
+        }
     }
 
     /// An event of our connection.
@@ -251,6 +298,7 @@ impl HttpSink {
         }
         let is_write = conn.is_write_event(ev);
         match self.state {
+            State::Exchanging { .. } if self.handshaking => self.handshake(),
             State::Exchanging { .. } if is_write => self.on_writable(),
             State::Exchanging { .. } => self.on_readable(),
             // An idle keep-alive connection became readable: the upstream closed it, or sent
@@ -359,6 +407,7 @@ impl HttpSink {
         let excerpt = || upstream_excerpt(&response.body, response.json, &self.secrets);
         match action {
             Action::Delivered => {
+                self.tls_failure_logged = None;
                 self.shared.add(Counter::LinesWritten, lines as u64);
                 self.shared.add(
                     Counter::BytesWritten,
@@ -514,7 +563,7 @@ impl HttpSink {
         self.retry.clear();
         self.state = State::Idle;
         let target = self.target.clone();
-        let mut attempt = LastAttempt::new(&target, budget);
+        let mut attempt = LastAttempt::new(&target, budget, self.log);
         loop {
             if self.queue.is_empty() {
                 if pending.is_empty() {

@@ -118,6 +118,12 @@ impl UdpSink {
     /// unconfirmed one; datagrams old enough (all of them when `all`) without one are written.
     pub fn confirm(&mut self, now: ngx_msec_t, all: bool) -> Vec<Confirmation> {
         let mut found = Vec::new();
+        if self.confirm_after_ms == 0 && self.unconfirmed.is_empty() && self.reported.is_none() {
+            // A listener on this host: every datagram was asked about right after its send, and
+            // the loopback interface reports a refusal before `send` returns, so there is nothing
+            // to ask the socket (one system call less per datagram).
+            return found;
+        }
         let error = match self.reported.take() {
             Some(e) => Some(e),
             None => self.socket.take_error().unwrap_or_else(Some),

@@ -1,7 +1,6 @@
 //! A real InfluxDB 1.x (Debian's `influxd`), started from a private configuration on free loopback
 //! ports, with a UDP listener feeding one database.
 
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -13,6 +12,8 @@ pub struct InfluxDb {
     pub http_port: u16,
     pub udp_port: u16,
     pub database: String,
+    /// With its API on TLS only: the test's own queries go over TLS too.
+    pub tls: bool,
     child: Child,
 }
 
@@ -45,16 +46,20 @@ impl InfluxDb {
         influx
     }
 
-    /// With its HTTP API on TLS only (`cert` and `key` are PEM files); it is ready once it accepts
-    /// connections, and is queried through a TLS client (the tests use nginx as one).
+    /// With its HTTP API on TLS only (`cert` and `key` are PEM files), and the database made.
+    /// The test's own queries go over TLS too (with `curl`), whatever the certificate: a test may
+    /// serve a bad one on purpose, for the sink to refuse.
     pub fn start_tls(database: &str, cert: &std::path::Path, key: &std::path::Path) -> InfluxDb {
-        let influx = Self::start_with(database, Some((cert, key)), 0, "");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", influx.http_port)).is_err() {
-            assert!(Instant::now() < deadline, "influxd did not start");
-            thread::sleep(Duration::from_millis(100));
-        }
+        let mut influx = Self::start_with(database, Some((cert, key)), 0, "");
+        influx.tls = true;
+        influx.wait_until_ready();
+        influx.query(&format!("CREATE DATABASE \"{database}\""));
         influx
+    }
+
+    /// `https://localhost:<port>/write?db=<database>`, for an HTTPS sink.
+    pub fn https_write_url(&self) -> String {
+        format!("https://localhost:{}/write?db={}", self.http_port, self.database)
     }
 
     fn start_with(
@@ -107,6 +112,7 @@ bind-address = "127.0.0.1:{rpc_port}"
             http_port,
             udp_port,
             database: database.to_owned(),
+            tls: false,
             child,
         }
     }
@@ -167,6 +173,20 @@ bind-address = "127.0.0.1:{rpc_port}"
     }
 
     fn get(&self, path_and_query: &str) -> std::io::Result<(u16, String)> {
+        if self.tls {
+            let out = Command::new("curl")
+                .args(["-sS", "--insecure", "--max-time", "10", "-w", "\n%{http_code}"])
+                .arg(format!("https://127.0.0.1:{}{path_and_query}", self.http_port))
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+            return match code.trim().parse() {
+                Ok(status) if status != 0 => Ok((status, body.to_owned())),
+                _ => Err(std::io::Error::other(
+                    String::from_utf8_lossy(&out.stderr).to_string(),
+                )),
+            };
+        }
         let r = super::try_http(self.http_port, "GET", path_and_query, &[], b"")?;
         Ok((r.status, r.text()))
     }

@@ -8,6 +8,7 @@ pub mod faulty_upstream;
 pub mod influxdb;
 pub mod load;
 pub mod log_check;
+pub mod pki;
 pub mod process;
 pub mod victoria;
 

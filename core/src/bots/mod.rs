@@ -7,12 +7,15 @@
 //! `CUBOT` phone, `Instagram`'s or `TikTok`'s in-app browser, the Google and Bing apps, `Lynx`
 //! with its `libwww-FM` are people. The rules are in [`scan`], the names in [`markers`]; the
 //! corpora under `core/tests/data/` (real `User-Agent`s of people and of robots) keep them. The
-//! header is only read here, never stored.
+//! header is only read here, never stored; [`VerdictCache`] remembers the verdicts of the recent
+//! headers in the worker's memory only.
 
 mod markers;
 mod scan;
+mod verdict_cache;
 
 pub use scan::robot_mark;
+pub use verdict_cache::VerdictCache;
 
 /// Why a request was taken for a robot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
