@@ -102,7 +102,7 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 # Fill: real beacons until the buffer holds the lines.
 echo "filling the buffer with $lines lines of beacons..." >&2
 while (( $(status | field accepted) < lines )); do
-    taskset -c 0 wrk -t1 -c50 -d2s -s bench/beacon.lua "http://127.0.0.1:$port/ping" >/dev/null
+    taskset -c 0 wrk -t1 -c50 -d2s -s bench/beacons.lua "http://127.0.0.1:$port/ping" >/dev/null
 done
 total=$(status | field accepted)
 echo "buffered $total lines; the write API is available from now" >&2

@@ -356,6 +356,10 @@ fn several_upstreams_are_configured_and_checked() {
         "all addresses of one sink use one scheme",
     );
     assert_rejected(
+        "http://127.0.0.1:8086/write?db=a https://127.0.0.1:8443/write?db=a",
+        "all addresses of one sink use one scheme",
+    );
+    assert_rejected(
         "udp://127.0.0.1:8089 udp://127.0.0.1:8090",
         "several addresses are for http:// sinks",
     );
