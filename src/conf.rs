@@ -23,7 +23,7 @@ use crate::handlers::agent::AgentScript;
 use crate::handlers::dashboard::Dashboard;
 use crate::shared_state;
 use crate::sink::file::FileTarget;
-use crate::sink::http::HttpTarget;
+use crate::sink::http_pool::HttpPoolTarget;
 use crate::AnalyticsModule;
 
 /// Lines a worker may hold while its sink is slow or away (`buffer=`).
@@ -50,7 +50,7 @@ pub enum SinkTarget {
         datagram_size: usize,
     },
     File(FileTarget),
-    Http(HttpTarget),
+    Http(HttpPoolTarget),
 }
 
 /// `analytics_sink`, as configured.

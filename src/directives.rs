@@ -18,6 +18,7 @@ use analytics_core::normalise::site_tag::check_site_tag_name;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::timestamp_precision::check_precision;
 use analytics_core::unique_clock::Instance;
+use analytics_core::upstream_choice::Balance;
 use analytics_core::{DomainList, Measurement};
 use nginx_sys::{
     ngx_command_t, ngx_conf_t, ngx_http_compile_complex_value, ngx_http_compile_complex_value_t,
@@ -40,6 +41,7 @@ use crate::handlers::dashboard::Dashboard;
 use crate::net::tls::{TlsSettings, TlsTarget, SYSTEM_CA_BUNDLE};
 use crate::sink::file::FileTarget;
 use crate::sink::http::HttpTarget;
+use crate::sink::http_pool::{HttpPoolTarget, UpstreamTarget, MAX_CONNECTIONS, MAX_UPSTREAMS};
 use crate::AnalyticsModule;
 
 /// Where a directive may appear, and how many arguments it takes.
@@ -259,25 +261,62 @@ extern "C" fn set_sink(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
             NGX_CONF_OK
         }
         Err(message) => {
-            // The message may quote the URL or a parameter: never its query string or a header.
-            let query = args
-                .first()
-                .and_then(|a| a.to_str().ok())
-                .and_then(|url| url.split_once('?'))
-                .map(|(_, q)| q);
-            let headers: Vec<&str> = args[1..]
+            // The message may quote a URL or a parameter: never a query string or a header.
+            let words: Vec<&str> = args.iter().filter_map(|a| a.to_str().ok()).collect();
+            let headers: Vec<&str> = words.iter().filter_map(|a| a.strip_prefix("header=")).collect();
+            let mut message = Secrets::new(&headers, None).redacted(&message);
+            for query in words
                 .iter()
-                .filter_map(|a| a.to_str().ok())
-                .filter_map(|a| a.strip_prefix("header="))
-                .collect();
-            let message = Secrets::new(&headers, query).redacted(&message);
+                .filter(|w| !is_parameter(w))
+                .filter_map(|url| url.split_once('?'))
+                .map(|(_, q)| q)
+            {
+                message = Secrets::new(&[], Some(query)).redacted(&message);
+            }
             fail(cf, &format!("\"analytics_sink\": {message}"))
         }
     }
 }
 
+/// Whether an argument of `analytics_sink` is a `name=value` parameter rather than an address (whose
+/// query string may hold `=` too, but never right after a plain lowercase name).
+fn is_parameter(arg: &str) -> bool {
+    arg.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
+}
+
 fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, String> {
     let address = SinkAddress::parse(text(&args[0])?)?;
+    // More addresses may follow the first, before the parameters: upstreams of one HTTP sink.
+    let mut more_addresses = Vec::new();
+    let mut rest = &args[1..];
+    while let Some((arg, tail)) = rest.split_first() {
+        let arg = text(arg)?;
+        if is_parameter(arg) {
+            break;
+        }
+        let another = SinkAddress::parse(arg)?;
+        let scheme = |a: &SinkAddress| {
+            (
+                std::mem::discriminant(a),
+                matches!(a, SinkAddress::Http { tls: true, .. }),
+            )
+        };
+        if scheme(&another) != scheme(&address) {
+            return Err(format!(
+                "\"{another}\" is not of the same kind as \"{address}\": all addresses of one sink use one scheme"
+            ));
+        }
+        if !matches!(address, SinkAddress::Http { .. }) {
+            return Err("several addresses are for http:// sinks".to_owned());
+        }
+        more_addresses.push(another);
+        rest = tail;
+    }
+    if more_addresses.len() >= MAX_UPSTREAMS {
+        return Err(format!("at most {MAX_UPSTREAMS} addresses"));
+    }
     let is_http = matches!(address, SinkAddress::Http { .. });
     let is_https = matches!(address, SinkAddress::Http { tls: true, .. });
     let is_udp = matches!(address, SinkAddress::Udp { .. });
@@ -289,12 +328,14 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
     let mut batch_lines = DEFAULT_BATCH_LINES;
     let mut timeout_ms = DEFAULT_HTTP_TIMEOUT_MS;
     let mut gzip = false;
+    let mut balance = Balance::Failover;
+    let mut connections = 1;
     let mut tls_ca = None;
     let mut tls_cert = None;
     let mut tls_key = None;
     let mut tls_name = None;
     let mut tls_verify = true;
-    for arg in &args[1..] {
+    for arg in rest {
         let arg = text(arg)?;
         let (key, value) = arg
             .split_once('=')
@@ -315,7 +356,7 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                     .filter(|&ms| ms <= 3_600_000)
                     .ok_or_else(|| format!("invalid \"exit_timeout={value}\": use a time up to 1h"))?
             }
-            "header" | "batch" | "timeout" | "gzip" if !is_http => {
+            "header" | "batch" | "timeout" | "gzip" | "balance" | "connections" if !is_http => {
                 return Err(format!("\"{key}=\" is for http:// sinks"));
             }
             "datagram" if !is_udp => return Err("\"datagram=\" is for udp:// sinks".to_owned()),
@@ -337,6 +378,19 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                 }
             }
             "header" => headers.push(parse_header(value)?),
+            "balance" => {
+                balance = Balance::parse(value)
+                    .ok_or_else(|| format!("invalid \"balance={value}\": use failover or round-robin"))?
+            }
+            "connections" => {
+                connections = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_CONNECTIONS).contains(n))
+                    .ok_or_else(|| {
+                        format!("invalid \"connections={value}\": use a number from 1 to {MAX_CONNECTIONS}")
+                    })?
+            }
             "gzip" => {
                 gzip = match value {
                     "on" => true,
@@ -371,54 +425,71 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
             peer: resolve(host, *port)?,
             datagram_size,
         },
-        SinkAddress::Http {
-            host,
-            port,
-            path_and_query,
-            tls,
-        } => {
-            check_precision(path_and_query)?;
-            let peer = resolve(host, *port)?;
-            let tls = if *tls {
-                let client_cert = match (tls_cert, tls_key) {
-                    (Some(cert), Some(key)) => Some((cert, key)),
-                    (None, None) => None,
-                    _ => return Err("\"tls_cert=\" and \"tls_key=\" go together".to_owned()),
-                };
-                if !tls_verify {
-                    ngx_conf_log_error!(
-                        NGX_LOG_WARN,
-                        cf,
-                        "\"analytics_sink\": \"tls_verify=off\" trusts any certificate: anyone on the \
-                         path can read and change what is sent"
-                    );
-                }
-                let settings = TlsSettings {
-                    ca: tls_ca.unwrap_or_else(|| SYSTEM_CA_BUNDLE.to_owned()),
-                    client_cert,
-                    name: tls_name.unwrap_or_else(|| host.clone()),
-                    verify: tls_verify,
-                };
-                // SAFETY: `cf` is the configuration being parsed.
-                Some(unsafe { TlsTarget::create(cf, &settings) }?)
-            } else {
-                None
+        SinkAddress::Http { .. } => {
+            let client_cert = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => return Err("\"tls_cert=\" and \"tls_key=\" go together".to_owned()),
             };
-            let host_header = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            SinkTarget::Http(HttpTarget {
-                peer,
-                host: host_header,
-                path_and_query: path_and_query.clone(),
-                headers,
-                timeout_ms,
-                exit_timeout_ms,
-                batch_lines,
-                gzip,
-                tls,
+            if is_https && !tls_verify {
+                ngx_conf_log_error!(
+                    NGX_LOG_WARN,
+                    cf,
+                    "\"analytics_sink\": \"tls_verify=off\" trusts any certificate: anyone on the \
+                     path can read and change what is sent"
+                );
+            }
+            let mut upstreams = Vec::new();
+            for upstream in std::iter::once(&address).chain(&more_addresses) {
+                let SinkAddress::Http {
+                    host,
+                    port,
+                    path_and_query,
+                    tls,
+                } = upstream
+                else {
+                    continue;
+                };
+                check_precision(path_and_query)?;
+                // Resolved here, when the configuration is read (at start and at each reload):
+                // a blocking lookup has no place on a worker's event loop.
+                let peer = resolve(host, *port)?;
+                let tls = if *tls {
+                    let settings = TlsSettings {
+                        ca: tls_ca.clone().unwrap_or_else(|| SYSTEM_CA_BUNDLE.to_owned()),
+                        client_cert: client_cert.clone(),
+                        name: tls_name.clone().unwrap_or_else(|| host.clone()),
+                        verify: tls_verify,
+                    };
+                    // SAFETY: `cf` is the configuration being parsed.
+                    Some(unsafe { TlsTarget::create(cf, &settings) }?)
+                } else {
+                    None
+                };
+                let host_header = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                upstreams.push(UpstreamTarget {
+                    target: HttpTarget {
+                        peer,
+                        host: host_header,
+                        path_and_query: path_and_query.clone(),
+                        headers: headers.clone(),
+                        timeout_ms,
+                        exit_timeout_ms,
+                        batch_lines,
+                        gzip,
+                        tls,
+                    },
+                    address: upstream.to_string(),
+                });
+            }
+            SinkTarget::Http(HttpPoolTarget {
+                upstreams,
+                balance,
+                connections,
             })
         }
         // SAFETY: `cf` is the configuration being parsed.

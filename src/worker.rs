@@ -60,7 +60,7 @@ pub fn start(main: &'static MainConf, log: *mut ngx_log_t) -> Result<(), ()> {
         return Ok(());
     };
     let address = conf.address.to_string();
-    let sink = Sink::open(&conf.target, &address, shared, log)?;
+    let sink = Sink::open(&conf.target, shared, log)?;
     let budget = main.budget.budget();
     if main.budget.config.is_some() && budget.is_none() {
         ngx_log_error!(

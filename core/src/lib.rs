@@ -31,6 +31,7 @@ pub mod representation;
 pub mod sink_address;
 pub mod timestamp_precision;
 pub mod unique_clock;
+pub mod upstream_choice;
 
 pub use beacon::{Beacon, BeaconError, BeaconKind};
 pub use domain_list::DomainList;

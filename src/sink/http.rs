@@ -23,6 +23,7 @@ use nginx_sys::{ngx_event_t, ngx_log_t, ngx_msec_t, ngx_random, ngx_time, NGX_LO
 use ngx::ngx_log_error;
 
 use super::http_last_attempt::LastAttempt;
+use super::http_pool::HttpPool;
 use super::SendOutcome;
 use crate::net::connection::{Connection, Io, PeerAddress};
 use crate::net::tls::{Handshake, TlsClient, TlsTarget};
@@ -87,6 +88,15 @@ enum State {
     BackingOff,
 }
 
+/// What the last exchange said about the upstream's health, for the pool (`http_pool`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum News {
+    /// It answered with a status that settles the batch: it works.
+    Answered,
+    /// No answer, or one to retry: the batch waits this long before its next attempt here.
+    Failed { retry_in_ms: u64 },
+}
+
 pub struct HttpSink {
     target: HttpTarget,
     /// For the error log: scheme, host, port and path, never the query or headers.
@@ -112,6 +122,8 @@ pub struct HttpSink {
     shared: &'static SharedState,
     log: *mut ngx_log_t,
     last_notice: i64,
+    /// Not yet taken by the pool.
+    news: Option<News>,
 }
 
 impl HttpSink {
@@ -141,7 +153,36 @@ impl HttpSink {
             shared,
             log,
             last_notice: 0,
+            news: None,
         }
+    }
+
+    /// What the exchanges since the last call said about the upstream (the latest word).
+    pub fn take_news(&mut self) -> Option<News> {
+        self.news.take()
+    }
+
+    /// Waiting to retry its batch on this upstream.
+    pub fn backing_off(&self) -> bool {
+        matches!(self.state, State::BackingOff)
+    }
+
+    /// Gives the batches this sink waits to retry to `other`, which holds none, and starts it on
+    /// them: the pool's failover to another upstream.
+    pub fn hand_over(&mut self, other: &mut HttpSink) {
+        other.take_batches_of(self);
+        other.start();
+    }
+
+    /// Takes every batch `other` holds (behind its own), leaving `other` idle, without starting an
+    /// exchange: a request in flight on `other` is given up, and its batch sent again from here.
+    pub fn take_batches_of(&mut self, other: &mut HttpSink) {
+        other.conn = None;
+        other.deadline.clear();
+        other.retry.clear();
+        other.state = State::Idle;
+        other.delivery.settled();
+        self.queue.append(&mut other.queue);
     }
 
     pub fn batch_lines(&self) -> usize {
@@ -208,6 +249,11 @@ impl HttpSink {
             return self.handshake();
         }
         self.on_writable();
+    }
+
+    /// Whether `ev` is an event of this sink's connection.
+    pub fn owns_event(&self, ev: *mut ngx_event_t) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.owns_event(ev))
     }
 
     /// Starts or continues the TLS handshake of a new connection; the request follows it, within
@@ -329,6 +375,7 @@ impl HttpSink {
 
     fn answered(&mut self, response: Response) {
         self.deadline.clear();
+        self.news = Some(News::Answered);
         // An answer that came before the whole request was sent leaves the rest of the request
         // unread on the connection (a proxy answering 401 early, say): never reuse it.
         let body_len = |gz: &Option<Vec<u8>>| match gz {
@@ -454,6 +501,9 @@ impl HttpSink {
     }
 
     fn back_off(&mut self, delay_ms: u64) {
+        self.news = Some(News::Failed {
+            retry_in_ms: delay_ms,
+        });
         self.state = State::BackingOff;
         self.retry.set(delay_ms as ngx_msec_t);
     }
@@ -685,12 +735,12 @@ fn split_in_two(batch: &[u8]) -> Option<(&[u8], &[u8])> {
     Some(batch.split_at(cut + 1))
 }
 
-/// Runs `f` on this worker's HTTP sink, then lets the worker send more if the sink became ready.
-fn with_http_sink(entry_point: &str, log: *mut ngx_log_t, f: impl FnOnce(&mut HttpSink)) {
+/// Runs `f` on this worker's HTTP sinks, then lets the worker send more if one became ready.
+fn with_http_pool(entry_point: &str, log: *mut ngx_log_t, f: impl FnOnce(&mut HttpPool)) {
     contain(entry_point, log, || {
         worker::with(|w| {
-            if let crate::sink::Sink::Http(http) = w.sink_mut() {
-                f(http);
+            if let crate::sink::Sink::Http(pool) = w.sink_mut() {
+                f(pool);
             }
             w.after_sink_event();
         })
@@ -700,19 +750,24 @@ fn with_http_sink(entry_point: &str, log: *mut ngx_log_t, f: impl FnOnce(&mut Ht
 extern "C" fn on_connection_event(ev: *mut ngx_event_t) {
     // SAFETY: nginx calls event handlers with the event; its log is set by Connection::connect.
     let log = unsafe { (*ev).log };
-    with_http_sink("the HTTP sink's connection", log, |sink| {
-        sink.on_connection_event(ev)
+    with_http_pool("the HTTP sink's connection", log, |pool| {
+        pool.on_sink_event(|sink| sink.owns_event(ev), |sink| sink.on_connection_event(ev))
     });
 }
 
 extern "C" fn on_deadline(ev: *mut ngx_event_t) {
     // SAFETY: as above; the log was set by Timer::new.
     let log = unsafe { (*ev).log };
-    with_http_sink("the HTTP sink's deadline", log, HttpSink::on_deadline);
+    // The timer's event does not say whose it is: each sink's alarm knows whether it is due.
+    with_http_pool("the HTTP sink's deadline", log, |pool| {
+        pool.on_sink_event(|_| true, HttpSink::on_deadline)
+    });
 }
 
 extern "C" fn on_retry_timer(ev: *mut ngx_event_t) {
     // SAFETY: as above.
     let log = unsafe { (*ev).log };
-    with_http_sink("the HTTP sink's retry timer", log, HttpSink::on_retry_timer);
+    with_http_pool("the HTTP sink's retry timer", log, |pool| {
+        pool.on_sink_event(|_| true, HttpSink::on_retry_timer)
+    });
 }

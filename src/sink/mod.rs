@@ -6,6 +6,7 @@
 pub mod file;
 pub mod http;
 pub mod http_last_attempt;
+pub mod http_pool;
 pub mod udp;
 
 use nginx_sys::ngx_log_t;
@@ -33,25 +34,18 @@ pub enum SendOutcome {
 pub enum Sink {
     Udp(udp::UdpSink),
     File(file::FileSink),
-    /// Boxed: it is much larger than the others (its batch queue, timers and reader).
-    Http(Box<http::HttpSink>),
+    /// Boxed: it is much larger than the others (its exchanges, their timers and readers).
+    Http(Box<http_pool::HttpPool>),
 }
 
 impl Sink {
-    pub fn open(
-        target: &SinkTarget,
-        address: &str,
-        shared: &'static SharedState,
-        log: *mut ngx_log_t,
-    ) -> Result<Sink, ()> {
+    pub fn open(target: &SinkTarget, shared: &'static SharedState, log: *mut ngx_log_t) -> Result<Sink, ()> {
         Ok(match target {
             SinkTarget::Udp { peer, datagram_size } => {
                 Sink::Udp(udp::UdpSink::open(*peer, *datagram_size, log)?)
             }
             SinkTarget::File(file) => Sink::File(file::FileSink::new(file)),
-            SinkTarget::Http(http) => {
-                Sink::Http(Box::new(http::HttpSink::new(http.clone(), address, shared, log)))
-            }
+            SinkTarget::Http(http) => Sink::Http(Box::new(http_pool::HttpPool::new(http, shared, log))),
         })
     }
 
@@ -75,8 +69,8 @@ impl Sink {
         }
     }
 
-    /// Whether a send now could do anything: false while the HTTP sink delivers a batch or waits
-    /// to retry one.
+    /// Whether a send now could do anything: false while every connection of the HTTP sink that
+    /// may take a batch delivers one or waits to retry one.
     pub fn ready(&self) -> bool {
         match self {
             Sink::Http(http) => http.ready(),
