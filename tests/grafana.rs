@@ -660,6 +660,22 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
         }
     }
 
+    // Every panel this test checks is there (check_panel fails on one it does not know).
+    let titles: Vec<&str> = panels(&dashboard)
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for title in [
+        "Devices",
+        "Platforms",
+        "Browsers",
+        "Custom events",
+        "Outbound links",
+        "Downloads",
+    ] {
+        assert!(titles.contains(&title), "no panel \"{title}\" in {titles:?}");
+    }
+
     let influx = InfluxDb::start("analytics");
     let nginx = Nginx::start(&format!(
         r#"
