@@ -21,11 +21,12 @@
   var ident = function (v) { return '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"'; };
 
   // The tags each kind of data carries: a filter applies to the data that has its tag.
-  var PAGE_TAGS = ['page', 'referrer_domain', 'device', 'platform', 'tz', 'utm_source', 'utm_medium', 'utm_campaign'];
-  var EVENT_TAGS = ['page', 'name'];
+  var PAGE_TAGS = ['page', 'referrer_domain', 'device', 'platform', 'browser', 'tz', 'utm_source', 'utm_medium', 'utm_campaign'];
+  var EVENT_TAGS = ['page', 'name', 'target_domain', 'file', 'extension'];
   var LABELS = {
-    page: 'Page', referrer_domain: 'Referrer domain', device: 'Device', platform: 'Platform', tz: 'Time zone',
-    utm_source: 'Campaign source', utm_medium: 'Campaign medium', utm_campaign: 'Campaign', name: 'Event'
+    page: 'Page', referrer_domain: 'Referrer domain', device: 'Device', platform: 'Platform', browser: 'Browser', tz: 'Time zone',
+    utm_source: 'Campaign source', utm_medium: 'Campaign medium', utm_campaign: 'Campaign', name: 'Event',
+    target_domain: 'Link to', file: 'File', extension: 'Type'
   };
   // A rough region for each UTC offset (minutes east of UTC), to make time zones readable.
   var REGIONS = {
@@ -147,12 +148,23 @@
       },
       { id: 'devices', title: 'Devices', columns: ['device'], q: sum + pv + where(p, PAGE_TAGS, has('device')) + ' GROUP BY "device"' },
       { id: 'platforms', title: 'Platforms', columns: ['platform'], q: sum + pv + where(p, PAGE_TAGS, has('platform')) + ' GROUP BY "platform"' },
+      { id: 'browsers', title: 'Browsers', columns: ['browser'], q: sum + pv + where(p, PAGE_TAGS, has('browser')) + ' GROUP BY "browser"' },
       { id: 'timezones', title: 'Time zones', columns: ['tz'], q: sum + pv + where(p, PAGE_TAGS, has('tz')) + ' GROUP BY "tz"' },
       {
         id: 'notfound', title: 'Not-found pages and the referrers that lead to them', columns: ['page', 'referrer_domain'],
         q: sum + nf + where(p, PAGE_TAGS, has('page')) + ' GROUP BY "page", "referrer_domain"'
       },
-      { id: 'events', title: 'Custom events', columns: ['name'], q: sum + ev + where(p, EVENT_TAGS, has('name')) + ' GROUP BY "name"' }
+      { id: 'events', title: 'Custom events', columns: ['name'], q: sum + ev + where(p, EVENT_TAGS, has('name')) + ' GROUP BY "name"' },
+      // The browser script's own events (analytics_agent features=): target_domain and file are
+      // theirs alone, so they are read by those tags, as their roll-ups carry them (no name).
+      {
+        id: 'outbound', title: 'Outbound links', columns: ['target_domain'],
+        q: sum + ev + where(p, EVENT_TAGS, has('target_domain')) + ' GROUP BY "target_domain"'
+      },
+      {
+        id: 'downloads', title: 'Downloads', columns: ['file', 'extension'],
+        q: sum + ev + where(p, EVENT_TAGS, has('file')) + ' GROUP BY "file", "extension"'
+      }
     ];
   }
 

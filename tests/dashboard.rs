@@ -48,28 +48,50 @@ fn beacon(nginx: &Nginx, body: &str, times: usize) {
     }
 }
 
+/// Real browsers' `User-Agent`s (on Linux, as the beacons' platform says).
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+const CHROME: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+/// A beacon sent `times` times by the browser whose `User-Agent` is `agent`.
+fn beacon_from(nginx: &Nginx, agent: &str, body: &str, times: usize) {
+    for _ in 0..times {
+        let r = http(
+            nginx.port,
+            "POST",
+            "/ping",
+            &[("User-Agent", agent)],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 204, "{body}: {}", r.text());
+    }
+}
+
 /// Page views, referrers, campaigns, not-found pages and events with known counts.
 fn seed(nginx: &Nginx, influx: &InfluxDb) {
     let page = |g: &str, extra: &str| {
         format!(r#"{{"d":"example.com","g":"{g}","p":"Linux x86_64","z":-60{extra}}}"#)
     };
-    beacon(nginx, &page("/a", r#","s":1,"l":100"#), 3);
-    beacon(nginx, &page("/a", r#","s":2,"l":300"#), 2);
-    beacon(
+    beacon_from(nginx, FIREFOX, &page("/a", r#","s":1,"l":100"#), 3);
+    beacon_from(nginx, FIREFOX, &page("/a", r#","s":2,"l":300"#), 2);
+    beacon_from(
         nginx,
+        CHROME,
         &page("/b", r#","s":1,"r":"https://news.example.org/x/y","l":200"#),
         3,
     );
-    beacon(
+    beacon_from(
         nginx,
+        CHROME,
         &page(
             "/b?utm_source=news&utm_medium=email&utm_campaign=spring",
             r#","s":3"#,
         ),
         1,
     );
-    beacon(
+    beacon_from(
         nginx,
+        FIREFOX,
         &page(
             "/c?utm_source=news&utm_medium=email&utm_campaign=spring",
             r#","r":"https://search.example.net/""#,
@@ -77,6 +99,7 @@ fn seed(nginx: &Nginx, influx: &InfluxDb) {
         2,
     );
     // 11 page views on example.com: /a 5, /b 4, /c 2; entries (s=1) 6: /a 3, /b 3; s=2: 2.
+    // Browsers: Firefox 7 (/a, /c), Chrome 4 (/b).
     beacon(
         nginx,
         r#"{"d":"example.com","g":"/missing","t":"notfound","r":"https://old.example.com/link"}"#,
@@ -92,11 +115,23 @@ fn seed(nginx: &Nginx, influx: &InfluxDb) {
         r#"{"d":"example.com","g":"/b","t":"event","n":"download"}"#,
         1,
     );
+    // The browser script's own events: two clicks on a link to another site, one download (named
+    // like the custom event above, told apart by its file).
+    beacon(
+        nginx,
+        r#"{"d":"example.com","g":"/a","t":"outbound","h":"Docs.Example.org"}"#,
+        2,
+    );
+    beacon(
+        nginx,
+        r#"{"domain":"example.com","page":"/a","type":"download","file":"/files/report.pdf"}"#,
+        1,
+    );
     beacon(nginx, r#"{"d":"other.example","g":"/elsewhere"}"#, 1);
     let stored = influx.wait_for_scalar("SELECT sum(hits) FROM pageview", 12, Duration::from_secs(30));
     assert_eq!(stored, Some(12), "nginx status: {}", nginx.status());
-    let events = influx.wait_for_scalar("SELECT sum(hits) FROM event", 4, Duration::from_secs(30));
-    assert_eq!(events, Some(4));
+    let events = influx.wait_for_scalar("SELECT sum(hits) FROM event", 7, Duration::from_secs(30));
+    assert_eq!(events, Some(7));
     let not_found = influx.wait_for_scalar("SELECT sum(hits) FROM notfound", 2, Duration::from_secs(30));
     assert_eq!(not_found, Some(2));
 }
@@ -179,6 +214,10 @@ fn the_dashboard_shows_the_seeded_numbers() {
     assert_eq!(table(&html, "devices"), [row(&["desktop", "11"])]);
     assert_eq!(table(&html, "platforms"), [row(&["Linux", "11"])]);
     assert_eq!(
+        table(&html, "browsers"),
+        [row(&["Firefox", "7"]), row(&["Chrome", "4"])]
+    );
+    assert_eq!(
         table(&html, "timezones"),
         [row(&["UTC+1 (Central Europe / West Africa)", "11"])]
     );
@@ -186,9 +225,19 @@ fn the_dashboard_shows_the_seeded_numbers() {
         table(&html, "notfound"),
         [row(&["/missing", "old.example.com", "2"])]
     );
+    // Equal counts keep InfluxDB's order (by name).
     assert_eq!(
         table(&html, "events"),
-        [row(&["signup", "3"]), row(&["download", "1"])]
+        [
+            row(&["signup", "3"]),
+            row(&["download", "2"]),
+            row(&["outbound", "2"])
+        ]
+    );
+    assert_eq!(table(&html, "outbound"), [row(&["docs.example.org", "2"])]);
+    assert_eq!(
+        table(&html, "downloads"),
+        [row(&["/files/report.pdf", "pdf", "1"])]
     );
     // The chart's data: today's page views, per hour, add up to the total.
     let per_hour: u64 = select(&html, "#chart-table td.n")
@@ -205,9 +254,22 @@ fn the_dashboard_shows_the_seeded_numbers() {
     let html = Html::parse_document(&page.dom);
     assert_eq!(metric(&html, "pageviews"), "4");
     assert_eq!(table(&html, "referrers"), [row(&["news.example.org", "3"])]);
+    assert_eq!(table(&html, "browsers"), [row(&["Chrome", "4"])]);
     assert_eq!(table(&html, "events"), [row(&["download", "1"])]);
+    assert!(table(&html, "outbound").is_empty());
     let filters: Vec<String> = select(&html, "#filters button").iter().map(text).collect();
     assert_eq!(filters, ["✕ Page: /b"]);
+
+    // A browser filter (a click on Firefox).
+    let page = render(&format!(
+        "{base}#domain=example.com&period=today&f=browser:Firefox"
+    ));
+    assert_clean(&page);
+    let html = Html::parse_document(&page.dom);
+    assert_eq!(metric(&html, "pageviews"), "7");
+    assert_eq!(table(&html, "pages"), [row(&["/a", "5"]), row(&["/c", "2"])]);
+    let filters: Vec<String> = select(&html, "#filters button").iter().map(text).collect();
+    assert_eq!(filters, ["✕ Browser: Firefox"]);
 
     // The other site, the 7-day view.
     let page = render(&format!("{base}#domain=other.example&period=7d"));
@@ -353,8 +415,9 @@ fn hostile_values_render_as_text() {
 
 /// Long periods from the roll-ups: raw points of the last 20 days (written as the module writes
 /// them), rolled up by `scripts/influx-rollups.sh --backfill 30d`; with `rollups=on` the 30-day
-/// view reads `analytics_1h` and the 12-month view `analytics_1d`, and both show the raw totals and
-/// top pages; a filter (a second tag) reads the raw data.
+/// view reads `analytics_1h` and the 12-month view `analytics_1d`, and both show the raw totals,
+/// top pages, browsers, events by name, outbound links and downloads; a filter (a second tag)
+/// reads the raw data.
 #[test]
 fn long_periods_read_the_rollups_and_show_the_raw_numbers() {
     const DAY_NS: u128 = 86_400_000_000_000;
@@ -387,12 +450,22 @@ fn long_periods_read_the_rollups_and_show_the_raw_numbers() {
         for (page, n, fields, tags) in views {
             for i in 0..n {
                 lines.push(format!(
-                    "pageview,device=desktop,domain=example.com,page={page},platform=Linux{tags},tz=-60 hits=1i,load_ms=200i{fields} {}",
+                    "pageview,browser=Firefox,device=desktop,domain=example.com,page={page},platform=Linux{tags},tz=-60 hits=1i,load_ms=200i{fields} {}",
                     at + (lines.len() as u128 + i) * 1_000_000_000
                 ));
             }
         }
+        // The browser script's own events: a click to another site and a download a day.
+        let at = at + lines.len() as u128 * 1_000_000_000;
+        lines.push(format!(
+            "event,domain=example.com,name=outbound,page=/a,target_domain=docs.example.org hits=1i {at}"
+        ));
+        lines.push(format!(
+            "event,domain=example.com,extension=pdf,file=/files/report.pdf,name=download,page=/a hits=1i {}",
+            at + 1_000_000_000
+        ));
     }
+    let days = 19;
     assert_eq!(influx.write(&lines.join("\n")), 204);
     let total = a + b + c;
     assert_eq!((a, b, c, total), (57, 38, 10, 105));
@@ -433,6 +506,30 @@ fn long_periods_read_the_rollups_and_show_the_raw_numbers() {
         assert_eq!(
             table(&html, "platforms"),
             [row(&["Linux", &total.to_string()])],
+            "{period}"
+        );
+        assert_eq!(
+            table(&html, "browsers"),
+            [row(&["Firefox", &total.to_string()])],
+            "{period}"
+        );
+        // The script's events count once by name, and once by their own detail.
+        assert_eq!(
+            table(&html, "events"),
+            [
+                row(&["download", &days.to_string()]),
+                row(&["outbound", &days.to_string()])
+            ],
+            "{period}"
+        );
+        assert_eq!(
+            table(&html, "outbound"),
+            [row(&["docs.example.org", &days.to_string()])],
+            "{period}"
+        );
+        assert_eq!(
+            table(&html, "downloads"),
+            [row(&["/files/report.pdf", "pdf", &days.to_string()])],
             "{period}"
         );
         let per_bucket: u64 = select(&html, "#chart-table td.n")

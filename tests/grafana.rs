@@ -188,6 +188,19 @@ const EVENTS: &[(&str, &str, &str)] = &[
     ("shop.example.org", "add-to-cart", "/cart"),
 ];
 
+/// The browser script's own events: (domain, page, kind, target domain or file).
+const SCRIPT_EVENTS: &[(&str, &str, &str, &str)] = &[
+    ("example.com", "/", "outbound", "docs.example.org"),
+    ("example.com", "/blog/hello", "outbound", "docs.example.org"),
+    ("example.com", "/blog/hello", "download", "/files/report.pdf"),
+    ("shop.example.org", "/cart", "outbound", "pay.example.net"),
+];
+
+fn script_event_beacon(&(domain, page, kind, value): &(&str, &str, &str, &str)) -> String {
+    let detail = if kind == "outbound" { "h" } else { "file" };
+    serde_json::json!({"d": domain, "g": page, "t": kind, detail: value}).to_string()
+}
+
 fn beacon(view: &SentView) -> String {
     let (domain, page, referrer, platform, utcoffset, load_ms, session_pages) = *view;
     let mut body = serde_json::json!({"d": domain, "g": page, "p": platform, "z": utcoffset});
@@ -234,9 +247,12 @@ struct Numbers {
     campaigns: Counts<(String, String, String)>,
     devices: Counts<String>,
     platforms: Counts<String>,
+    browsers: Counts<String>,
     time_zones: Counts<String>,
     not_found: Counts<(String, String)>,
     events: Counts<String>,
+    outbound: Counts<String>,
+    downloads: Counts<(String, String)>,
 }
 
 /// A page's path and its campaign tags, as the module splits the page sent.
@@ -280,6 +296,8 @@ fn expected(choice: DomainChoice) -> Numbers {
         let (platform, device) = stored_platform(platform);
         *n.platforms.entry(platform.to_owned()).or_default() += 1;
         *n.devices.entry(device.to_owned()).or_default() += 1;
+        // Every beacon's `User-Agent` is a bare `Mozilla/5.0`: a browser, but none of the families.
+        *n.browsers.entry("other".to_owned()).or_default() += 1;
         *n.time_zones.entry(utcoffset.to_string()).or_default() += 1;
     }
     for (_, page, referrer) in NOT_FOUND.iter().filter(|v| choice.admits(v.0)) {
@@ -290,6 +308,17 @@ fn expected(choice: DomainChoice) -> Numbers {
     }
     for (_, name, _) in EVENTS.iter().filter(|v| choice.admits(v.0)) {
         *n.events.entry(name.to_string()).or_default() += 1;
+    }
+    for (_, _, kind, value) in SCRIPT_EVENTS.iter().filter(|v| choice.admits(v.0)) {
+        *n.events.entry(kind.to_string()).or_default() += 1;
+        if *kind == "outbound" {
+            *n.outbound.entry(value.to_string()).or_default() += 1;
+        } else {
+            let extension = value.rsplit_once('.').unwrap().1;
+            *n.downloads
+                .entry((value.to_string(), extension.to_owned()))
+                .or_default() += 1;
+        }
     }
     n
 }
@@ -508,6 +537,7 @@ fn check_panel(title: &str, rows: &[Row], want: &Numbers, load: Option<[f64; 3]>
         }
         "Devices" => assert_eq!(counts_by(rows, "device", "views"), want.devices, "{what}"),
         "Platforms" => assert_eq!(counts_by(rows, "platform", "views"), want.platforms, "{what}"),
+        "Browsers" => assert_eq!(counts_by(rows, "browser", "views"), want.browsers, "{what}"),
         "Time zones" => assert_eq!(counts_by(rows, "tz", "views"), want.time_zones, "{what}"),
         "Not-found pages" => assert_eq!(
             counts_by_2(rows, ["page", "referrer_domain"], "hits"),
@@ -515,6 +545,12 @@ fn check_panel(title: &str, rows: &[Row], want: &Numbers, load: Option<[f64; 3]>
             "{what}"
         ),
         "Custom events" => assert_eq!(counts_by(rows, "name", "hits"), want.events, "{what}"),
+        "Outbound links" => assert_eq!(counts_by(rows, "target_domain", "hits"), want.outbound, "{what}"),
+        "Downloads" => assert_eq!(
+            counts_by_2(rows, ["file", "extension"], "hits"),
+            want.downloads,
+            "{what}"
+        ),
         "Load time" | "Load time over the period" => {
             let values: Vec<&Row> = rows.iter().filter(|r| number(r, "median").is_some()).collect();
             match load {
@@ -624,6 +660,22 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
         }
     }
 
+    // Every panel this test checks is there (check_panel fails on one it does not know).
+    let titles: Vec<&str> = panels(&dashboard)
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for title in [
+        "Devices",
+        "Platforms",
+        "Browsers",
+        "Custom events",
+        "Outbound links",
+        "Downloads",
+    ] {
+        assert!(titles.contains(&title), "no panel \"{title}\" in {titles:?}");
+    }
+
     let influx = InfluxDb::start("analytics");
     let nginx = Nginx::start(&format!(
         r#"
@@ -650,6 +702,7 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
     for (domain, name, page) in EVENTS {
         beacons.push(serde_json::json!({"d": domain, "g": page, "t": "event", "n": name}).to_string());
     }
+    beacons.extend(SCRIPT_EVENTS.iter().map(script_event_beacon));
     for body in &beacons {
         // A `User-Agent` that names no system or device: the platform each beacon sends decides.
         let headers = [("User-Agent", "Mozilla/5.0")];
@@ -659,7 +712,7 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
     for (measurement, n) in [
         ("pageview", VIEWS.len()),
         ("notfound", NOT_FOUND.len()),
-        ("event", EVENTS.len()),
+        ("event", EVENTS.len() + SCRIPT_EVENTS.len()),
     ] {
         let stored = influx.wait_for_scalar(
             &format!("SELECT sum(hits) FROM {measurement}"),

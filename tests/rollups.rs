@@ -1,7 +1,8 @@
 //! The roll-up recipe (`dashboards/influxdb/rollups.iql`, applied by
 //! `scripts/influx-rollups.sh`) on a real InfluxDB 1.6: raw points of a few past days are
 //! back-filled into `analytics_1h` and `analytics_1d`, whose sums must equal the raw ones per
-//! hour and day and per breakdown (page, referrer domain, campaign, device...), each roll-up point
+//! hour and day and per breakdown (page, referrer domain, campaign, device, browser..., events by
+//! name, outbound links by target domain, downloads by file), each roll-up point
 //! carrying its domain and one breakdown, with visits, continued visits and load-time percentiles; the continuous queries themselves roll up the last hours; the installer
 //! can run twice, and refuses what it cannot apply.
 
@@ -30,8 +31,16 @@ const PLATFORMS: [(&str, &str); 5] = [
     ("iOS", "mobile"),
     ("Android", "mobile"),
 ];
+const BROWSERS: [&str; 5] = ["Chrome", "Firefox", "Safari", "Edge", "other"];
 const TIME_ZONES: [&str; 4] = ["-60", "0", "300", "-120"];
-const EVENT_NAMES: [&str; 3] = ["signup", "video-play", "download"];
+/// Custom events, and the browser script's own `outbound` and `download` (a custom event may be
+/// called `download` too: only the script's carry a file).
+const EVENT_NAMES: [&str; 4] = ["signup", "video-play", "download", "outbound"];
+const FILES: [(&str, &str); 3] = [
+    ("/files/report.pdf", "pdf"),
+    ("/files/data.csv", "csv"),
+    ("/app.zip", "zip"),
+];
 
 /// A small deterministic generator (xorshift64*): the same points on every run.
 struct Random(u64);
@@ -100,7 +109,15 @@ fn generate(seed: u64, views: usize, from: i64, span: i64) -> Vec<Point> {
         if i >= views {
             let measurement = if i % 2 == 0 { "notfound" } else { "event" };
             if measurement == "event" {
-                tags.insert("name", random.pick(&EVENT_NAMES).to_string());
+                let name = *random.pick(&EVENT_NAMES);
+                tags.insert("name", name.to_owned());
+                if name == "outbound" {
+                    tags.insert("target_domain", random.pick(&REFERRER_DOMAINS).to_string());
+                } else if name == "download" && random.chance(70) {
+                    let (file, extension) = *random.pick(&FILES);
+                    tags.insert("file", file.to_owned());
+                    tags.insert("extension", extension.to_owned());
+                }
             } else if random.chance(50) {
                 tags.insert("referrer_domain", random.pick(&REFERRER_DOMAINS).to_string());
             }
@@ -120,6 +137,9 @@ fn generate(seed: u64, views: usize, from: i64, span: i64) -> Vec<Point> {
             tags.insert("platform", platform.to_owned());
         }
         tags.insert("device", device.to_owned());
+        if random.chance(90) {
+            tags.insert("browser", random.pick(&BROWSERS).to_string());
+        }
         if random.chance(90) {
             tags.insert("tz", random.pick(&TIME_ZONES).to_string());
         }
@@ -293,7 +313,7 @@ fn load_rows(influx: &InfluxDb, rp: &str) -> BTreeMap<(String, String), ([f64; 3
 
 /// The breakdowns of page views the roll-ups keep, one per point: name, tags, and the condition
 /// that reads a breakdown's points (the same on raw data and on both roll-ups).
-const BREAKDOWNS: [(&str, &[&str], &str); 6] = [
+const BREAKDOWNS: [(&str, &[&str], &str); 7] = [
     ("page", &["page"], "\"page\" != ''"),
     (
         "referrer domain",
@@ -307,6 +327,7 @@ const BREAKDOWNS: [(&str, &[&str], &str); 6] = [
     ),
     ("device", &["device"], "\"device\" != ''"),
     ("platform", &["platform"], "\"platform\" != ''"),
+    ("browser", &["browser"], "\"browser\" != ''"),
     ("time zone", &["tz"], "\"tz\" != ''"),
 ];
 
@@ -374,7 +395,30 @@ fn check_rollups(influx: &InfluxDb, points: &[Point], from: i64, until: i64) {
             "time >= 0",
             of(points, "notfound"),
         ));
-        breakdowns.push(("event", "name", &["name"], "time >= 0", of(points, "event")));
+        // Events: by name, and the script's own by their detail (points without a name).
+        let events = of(points, "event");
+        let having = |tag: &str| -> Vec<&Point> {
+            events
+                .iter()
+                .copied()
+                .filter(|p| !p.tag(tag).is_empty())
+                .collect()
+        };
+        breakdowns.push(("event", "name", &["name"], "\"name\" != ''", events.clone()));
+        breakdowns.push((
+            "event",
+            "target domain",
+            &["target_domain"],
+            "\"target_domain\" != ''",
+            having("target_domain"),
+        ));
+        breakdowns.push((
+            "event",
+            "file",
+            &["file", "extension"],
+            "\"file\" != ''",
+            having("file"),
+        ));
 
         let mut points_per_measurement: BTreeMap<&str, usize> = BTreeMap::new();
         for (measurement, name, tags, condition, raw) in &breakdowns {
@@ -517,8 +561,11 @@ fn backfilled_rollups_hold_the_raw_sums_per_hour_day_and_tag() {
         names,
         [
             "analytics_1d_event",
+            "analytics_1d_event_file",
+            "analytics_1d_event_target_domain",
             "analytics_1d_load_time",
             "analytics_1d_notfound",
+            "analytics_1d_pageview_browser",
             "analytics_1d_pageview_campaign",
             "analytics_1d_pageview_device",
             "analytics_1d_pageview_page",
@@ -527,8 +574,11 @@ fn backfilled_rollups_hold_the_raw_sums_per_hour_day_and_tag() {
             "analytics_1d_pageview_tz",
             "analytics_1d_visit",
             "analytics_1h_event",
+            "analytics_1h_event_file",
+            "analytics_1h_event_target_domain",
             "analytics_1h_load_time",
             "analytics_1h_notfound",
+            "analytics_1h_pageview_browser",
             "analytics_1h_pageview_campaign",
             "analytics_1h_pageview_device",
             "analytics_1h_pageview_page",
@@ -640,16 +690,27 @@ fn the_continuous_queries_roll_up_the_last_hours_by_themselves() {
                 ),
             ),
         ];
-        for (measurement, key) in [("notfound", "page"), ("event", "name")] {
+        for (measurement, key) in [
+            ("pageview", "browser"),
+            ("notfound", "page"),
+            ("event", "name"),
+            ("event", "target_domain"),
+            ("event", "file"),
+        ] {
+            let having: Vec<&Point> = of(&points, measurement)
+                .into_iter()
+                .filter(|p| !p.tag(key).is_empty())
+                .collect();
             checks.push((
-                measurement.to_owned(),
-                stored_sums(
+                format!("{measurement} per {key}"),
+                stored_sums_where(
                     &influx,
                     "hits",
                     &format!("\"analytics_1h\".\"{measurement}\""),
+                    &format!("\"{key}\" != ''"),
                     key,
                 ),
-                sums_by(&of(&points, measurement), |p| p.tag(key)),
+                sums_by(&having, |p| p.tag(key)),
             ));
         }
         checks
