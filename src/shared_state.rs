@@ -85,12 +85,12 @@ pub enum Counter {
     OverflowCampaign,
     OverflowUnlisted,
     OverflowSeries,
+    OverflowCustom,
     /// Hits counted into a worker's aggregation table (`analytics_aggregate`).
     HitsAggregated,
     /// Lines the aggregation tables wrote into the pending buffers: each is then counted by
     /// `lines_written` or a `dropped_*` counter, like any line.
     AggregateLines,
-    OverflowCustom,
 }
 
 impl Counter {
@@ -128,9 +128,9 @@ impl Counter {
         Counter::OverflowCampaign,
         Counter::OverflowUnlisted,
         Counter::OverflowSeries,
+        Counter::OverflowCustom,
         Counter::HitsAggregated,
         Counter::AggregateLines,
-        Counter::OverflowCustom,
     ];
 
     /// The overflow counter of a tag kind (`BudgetedTag::kind_index`): the overflow counters are
@@ -140,7 +140,7 @@ impl Counter {
             .get((Counter::OverflowPage as usize).checked_add(kind_index)?)
             .copied()
             .filter(|c| {
-                (Counter::OverflowPage as usize..=Counter::OverflowSeries as usize).contains(&(*c as usize))
+                (Counter::OverflowPage as usize..=Counter::OverflowCustom as usize).contains(&(*c as usize))
             })
     }
 
