@@ -15,6 +15,7 @@ use analytics_core::http::request::parse_header;
 use analytics_core::log_excerpt::Secrets;
 use analytics_core::normalise::campaign::valid_param_name;
 use analytics_core::normalise::site_tag::check_site_tag_name;
+use analytics_core::normalise::site_tag::identifying_variable;
 use analytics_core::sink_address::SinkAddress;
 use analytics_core::timestamp_precision::check_precision;
 use analytics_core::unique_clock::Instance;
@@ -903,6 +904,15 @@ extern "C" fn set_tag(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut 
     };
     if value.len == 0 {
         return fail(cf, "\"analytics_tag\": an empty value never writes a tag");
+    }
+    if let Some(variable) = text(value).ok().and_then(identifying_variable) {
+        return fail(
+            cf,
+            &format!(
+                "\"analytics_tag\": \"${variable}\" identifies a visitor or carries what does: it is never \
+                 recorded"
+            ),
+        );
     }
     let mut value = *value;
     // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and

@@ -32,7 +32,10 @@ pub unsafe fn take_preread_body<'a>(r: *mut ngx_http_request_t, max: usize) -> O
     // SAFETY (caller): a valid request, ours during the handler.
     let req = unsafe { &mut *r };
     let length = usize::try_from(req.headers_in.content_length_n).ok()?;
+    // A subrequest (`mirror`) shares the main request's header buffer but not its
+    // `content_length_n`: taking the bytes there would leave the main request waiting for them.
     if length > max
+        || r != req.main
         || req.http_version >= NGX_HTTP_VERSION_20 as usize
         || req.headers_in.chunked() != 0
         || !req.headers_in.expect.is_null()

@@ -34,6 +34,7 @@ pub unsafe fn add_site_tags(r: *mut ngx_http_request_t, tags: &SiteTags, outcome
                 let why = match why {
                     Refused::TooLong => "longer than 64 bytes",
                     Refused::Character => "a character outside a-z A-Z 0-9 - _ . : / and space",
+                    Refused::Identifier => "an address, e-mail, phone number, long number or token",
                 };
                 // SAFETY (caller): a live request has a live connection with a log.
                 let log = unsafe { (*(*r).connection).log };

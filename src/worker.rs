@@ -516,7 +516,7 @@ impl Worker {
         if let Sink::Http(http) = &mut self.sink {
             // The event loop is over (`nginx -s stop`, or a graceful exit that ran out of time):
             // one last, blocking, strictly bounded attempt.
-            if !self.pending.is_empty() || !http.ready() {
+            if !self.pending.is_empty() || http.holds_batches() {
                 let budget = LAST_ATTEMPT_MS.min(self.exit_timeout as u64);
                 http.last_attempt(&mut self.pending, Duration::from_millis(budget));
             }

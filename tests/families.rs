@@ -249,6 +249,12 @@ fn hostile_tag_values_are_refused_and_the_hit_is_kept() {
         "\u{202E}DE",
         "DE\tx",
         "'; drop",
+        // Identifiers, whatever variable they came from.
+        "203.0.113.7",
+        "203.0.113.7:443",
+        "2001:db8::1",
+        "4915123456789",
+        "550e8400-e29b-41d4-a716-446655440000",
     ];
     for (i, value) in hostile.iter().enumerate() {
         let body = numbered(i);
@@ -341,6 +347,17 @@ fn a_bad_analytics_tag_fails_the_configuration_check() {
         ),
         ("analytics_tag a \"\";", "an empty value"),
         ("analytics_tag a;", "invalid number of arguments"),
+        ("analytics_tag ip $remote_addr;", "identifies a visitor"),
+        ("analytics_tag ip ${binary_remote_addr};", "identifies a visitor"),
+        (
+            "analytics_tag via x-$http_x_forwarded_for;",
+            "identifies a visitor",
+        ),
+        ("analytics_tag ip $http_cf_connecting_ip;", "identifies a visitor"),
+        ("analytics_tag ua $http_user_agent;", "identifies a visitor"),
+        ("analytics_tag s $cookie_session;", "identifies a visitor"),
+        ("analytics_tag q $arg_user;", "identifies a visitor"),
+        ("analytics_tag u $request_uri;", "identifies a visitor"),
     ] {
         let (ok, text) = nginx_test_config(&format!(
             r#"

@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
+use std::time::Instant;
 
 use nginx_sys::{
     ngx_connection_t, ngx_log_t, ngx_ssl_connection_index, ngx_ssl_connection_t, ERR_clear_error,
@@ -34,11 +35,13 @@ pub struct BlockingTls {
 }
 
 impl BlockingTls {
-    /// Handshakes over `stream` (whose timeouts bound it) and checks the certificate.
+    /// Handshakes over `stream` by `deadline` (the socket's timeouts are set to the time left
+    /// before each try) and checks the certificate.
     pub fn connect(
         target: &TlsTarget,
         stream: TcpStream,
         log: *mut ngx_log_t,
+        deadline: Instant,
     ) -> Result<BlockingTls, String> {
         // SAFETY: the SSL_CTX lives as long as the configuration; SSL_new gives a new session that
         // BlockingTls frees when dropped.
@@ -68,6 +71,14 @@ impl BlockingTls {
         }
         set_server_name(ssl.as_ptr(), target.server_name().as_ref());
         loop {
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|left| !left.is_zero())
+                .ok_or("no time left for the TLS handshake")?;
+            tls.stream
+                .set_read_timeout(Some(left))
+                .and_then(|()| tls.stream.set_write_timeout(Some(left)))
+                .map_err(|e| e.to_string())?;
             // SAFETY: as above; a blocking handshake bounded by the socket's timeouts.
             let n = unsafe {
                 ERR_clear_error();
@@ -99,6 +110,10 @@ impl BlockingTls {
         // SAFETY: `ssl` is live; `n` is what the last call on it returned.
         let code = unsafe { SSL_get_error(self.ssl.as_ptr(), n) } as u32;
         match code {
+            // OpenSSL's socket BIO reports a signal (nginx's master repeats SIGTERM while a
+            // worker stops) as "want read/write": the caller retries it; anything else is the
+            // socket's timeout.
+            SSL_ERROR_WANT_READ | SSL_ERROR_WANT_WRITE if os.kind() == io::ErrorKind::Interrupted => os,
             SSL_ERROR_WANT_READ | SSL_ERROR_WANT_WRITE => {
                 io::Error::new(io::ErrorKind::TimedOut, "timed out")
             }

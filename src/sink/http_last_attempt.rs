@@ -102,11 +102,12 @@ impl<'t> LastAttempt<'t> {
         let Some(tls) = &self.target.tls else {
             return Ok(Stream::Plain(tcp));
         };
-        let left = self.time_left().ok_or("no time left for the TLS handshake")?;
-        tcp.set_read_timeout(Some(left))
-            .and_then(|()| tcp.set_write_timeout(Some(left)))
-            .map_err(|e| e.to_string())?;
-        Ok(Stream::Tls(Box::new(BlockingTls::connect(tls, tcp, self.log)?)))
+        Ok(Stream::Tls(Box::new(BlockingTls::connect(
+            tls,
+            tcp,
+            self.log,
+            self.deadline,
+        )?)))
     }
 
     fn write_all(&self, stream: &mut Stream, mut bytes: &[u8]) -> Result<(), String> {

@@ -92,6 +92,12 @@ impl HttpPool {
             .is_some()
     }
 
+    /// Whether any exchange holds a batch (in flight or waiting to be retried). Not the opposite
+    /// of [`HttpPool::ready`]: a pool can hold batches and still take one more.
+    pub fn holds_batches(&self) -> bool {
+        self.sinks.iter().any(|sink| !sink.ready())
+    }
+
     /// Bytes held by every exchange: all count against `buffer=`.
     pub fn held_bytes(&self) -> usize {
         self.sinks.iter().map(HttpSink::held_bytes).sum()

@@ -53,11 +53,92 @@ pub fn check_site_tag_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// nginx variables that hold what identifies a visitor or carries it (addresses, the
+/// User-Agent, cookies, credentials, query strings, whole request lines): a site tag is a
+/// breakdown, never a place for these. Matched by whole name, and by prefix for the families.
+const IDENTIFYING_VARIABLES: &[&str] = &[
+    "args",
+    "binary_remote_addr",
+    "document_uri",
+    "http_authorization",
+    "http_cookie",
+    "http_forwarded",
+    "http_referer",
+    "http_user_agent",
+    "http_x_forwarded_for",
+    "http_x_real_ip",
+    "proxy_add_x_forwarded_for",
+    "query_string",
+    "realip_remote_addr",
+    "realip_remote_port",
+    "remote_addr",
+    "remote_port",
+    "remote_user",
+    "request",
+    "request_body",
+    "request_id",
+    "request_uri",
+    "uri",
+];
+const IDENTIFYING_PREFIXES: &[&str] = &["arg_", "cookie_", "sent_http_set_cookie", "ssl_client_"];
+/// Header variables whose name says they carry an address or a credential
+/// (`$http_cf_connecting_ip`, `$http_true_client_ip`, `$http_x_api_key`...).
+/// Compared with whole `_`-separated words of the name, so `$http_cf_ipcountry` is not one.
+const IDENTIFYING_HEADER_WORDS: &[&str] = &[
+    "addr",
+    "address",
+    "auth",
+    "authorization",
+    "cookie",
+    "forwarded",
+    "ip",
+    "key",
+    "session",
+    "sid",
+    "token",
+    "user",
+];
+
+/// The first variable of a directive's value (`$name` or `${name}`) that identifies a visitor
+/// or carries what does, if any.
+pub fn identifying_variable(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = bytes.get(at..)?.iter().position(|&b| b == b'$') {
+        let mut start = at + offset + 1;
+        let braced = bytes.get(start) == Some(&b'{');
+        if braced {
+            start += 1;
+        }
+        let len = bytes
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+        let name = value.get(start..start + len)?.to_ascii_lowercase();
+        at = start + len;
+        let identifying = IDENTIFYING_VARIABLES.contains(&name.as_str())
+            || IDENTIFYING_PREFIXES.iter().any(|p| name.starts_with(p))
+            || (name.starts_with("http_")
+                && name
+                    .split('_')
+                    .any(|word| IDENTIFYING_HEADER_WORDS.contains(&word)));
+        if identifying {
+            return Some(name);
+        }
+    }
+    None
+}
+
 /// Why a value was not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     TooLong,
     Character,
+    /// An IP address, an e-mail address, a phone number, a long number or a token: what the
+    /// module never stores, whatever variable it came from.
+    Identifier,
 }
 
 /// The value to write for `raw`: `Ok(None)` for an empty value (no tag, as nginx's own
@@ -80,7 +161,22 @@ pub fn site_tag_value(raw: &[u8]) -> Result<Option<&str>, Refused> {
         return Err(Refused::Character);
     }
     // Only ASCII is left.
-    Ok(std::str::from_utf8(trimmed).ok())
+    let Ok(value) = std::str::from_utf8(trimmed) else {
+        return Err(Refused::Character);
+    };
+    if crate::normalise::scrub::classify(value).is_some() || value.split(' ').any(is_address) {
+        return Err(Refused::Identifier);
+    }
+    Ok(Some(value))
+}
+
+/// An IP address, with or without a port or a prefix length (`10.0.0.1:443`, `2001:db8::/32`).
+fn is_address(word: &str) -> bool {
+    let word = word.split('/').next().unwrap_or(word);
+    word.parse::<std::net::IpAddr>().is_ok()
+        || word.parse::<std::net::SocketAddr>().is_ok()
+        || crate::normalise::scrub::ip::contains_ipv4(word)
+        || crate::normalise::scrub::ip::contains_ipv6(word)
 }
 
 #[cfg(test)]
@@ -133,6 +229,63 @@ mod tests {
             "\u{200B}".as_bytes(),
         ] {
             assert_eq!(site_tag_value(bad), Err(Refused::Character), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_are_refused_whatever_variable_they_came_from() {
+        for bad in [
+            &b"203.0.113.7"[..],
+            b"203.0.113.7:443",
+            b"2001:db8::1",
+            b"::ffff:10.0.0.1",
+            b"10.0.0.0/8",
+            b"via 198.51.100.2",
+            b"4915123456789",
+            b"550e8400-e29b-41d4-a716-446655440000",
+            b"d41d8cd98f00b204e9800998ecf8427e",
+        ] {
+            assert_eq!(site_tag_value(bad), Err(Refused::Identifier), "{bad:?}");
+        }
+        for ok in [
+            &b"DE"[..],
+            b"US-CA",
+            b"Sao Paulo",
+            b"variant-b",
+            b"v2",
+            b"eu-west-1",
+            b"1.2",
+        ] {
+            assert!(site_tag_value(ok).is_ok_and(|v| v.is_some()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn variables_that_identify_a_visitor_are_named() {
+        for (value, name) in [
+            ("$remote_addr", "remote_addr"),
+            ("${binary_remote_addr}", "binary_remote_addr"),
+            ("x-$http_x_forwarded_for", "http_x_forwarded_for"),
+            ("$http_user_agent", "http_user_agent"),
+            ("$cookie_session", "cookie_session"),
+            ("$arg_user", "arg_user"),
+            ("$request_uri", "request_uri"),
+            ("$http_cf_connecting_ip", "http_cf_connecting_ip"),
+            ("$http_x_api_key", "http_x_api_key"),
+            ("$geo-$Remote_Addr", "remote_addr"),
+        ] {
+            assert_eq!(identifying_variable(value).as_deref(), Some(name), "{value}");
+        }
+        for ok in [
+            "$geoip2_data_country_iso_code",
+            "$http_cf_ipcountry",
+            "$variant",
+            "$server_name",
+            "fixed",
+            "$",
+            "${",
+        ] {
+            assert_eq!(identifying_variable(ok), None, "{ok}");
         }
     }
 }
