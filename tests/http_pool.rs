@@ -275,6 +275,19 @@ fn connections_keeps_that_many_requests_in_flight() {
 
 #[test]
 fn stop_sends_the_batches_in_flight_on_every_connection_in_the_last_attempt() {
+    stop_with_batches_in_flight(20);
+}
+
+/// With nothing waiting in the worker's buffer, the batches in flight still get their last
+/// attempt: a pool that holds batches can still take one more, so "ready" is no sign of "empty".
+#[test]
+fn stop_sends_the_batches_in_flight_when_nothing_else_waits() {
+    stop_with_batches_in_flight(3);
+}
+
+/// `beacons` beacons, one per batch, over four connections to an upstream that answers one byte a
+/// second, then `nginx -s stop` once the upstream answers at once: every page is delivered.
+fn stop_with_batches_in_flight(beacons: usize) {
     let upstream = FaultyUpstream::start(Behaviour::OneBytePerSecond);
     let mut nginx = pool_nginx_with(
         &format!(
@@ -283,13 +296,16 @@ fn stop_sends_the_batches_in_flight_on_every_connection_in_the_last_attempt() {
         ),
         1,
     );
-    for i in 0..20 {
+    for i in 0..beacons {
         let beacon = format!(r#"{{"page":"/stop/{i}","domain":"example.com"}}"#);
         assert_eq!(nginx.post("/ping", beacon.as_bytes()).status, 204);
     }
     thread::sleep(Duration::from_secs(1));
-    assert_eq!(upstream.requests_under(Behaviour::OneBytePerSecond), 4);
-    // Four batches are in flight, sixteen lines wait; from now on requests are answered at once.
+    assert_eq!(
+        upstream.requests_under(Behaviour::OneBytePerSecond),
+        beacons.min(4)
+    );
+    // Up to four batches are in flight, the rest wait; from now on requests are answered at once.
     upstream.set(Behaviour::Accept);
     nginx.stop_with("TERM");
     let mut pages: Vec<String> = upstream
@@ -304,7 +320,7 @@ fn stop_sends_the_batches_in_flight_on_every_connection_in_the_last_attempt() {
         .collect();
     pages.sort();
     pages.dedup();
-    assert_eq!(pages.len(), 20, "{pages:?}\n{}", nginx.error_log());
+    assert_eq!(pages.len(), beacons, "{pages:?}\n{}", nginx.error_log());
     let log = nginx.error_log();
     assert!(!log.contains(" dropped: "), "{log}");
 }
