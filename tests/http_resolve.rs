@@ -143,3 +143,32 @@ fn without_a_resolver_the_name_stays_as_resolved_at_start() {
     assert_eq!(status["lines_written"], 5, "{status}\n{}", nginx.error_log());
     assert_eq!(points(&first), 5);
 }
+
+#[test]
+fn a_failed_lookup_is_logged_once_and_changes_nothing() {
+    // The DNS server knows another name only: every lookup of `localhost` finds no address.
+    let dns = DnsServer::start("elsewhere", Ipv4Addr::new(127, 0, 0, 2));
+    let port = free_port();
+    let mut first = InfluxDb::start_at("analytics", "127.0.0.1", port);
+    let nginx = nginx_with_resolver(dns.port, port);
+    first.stop();
+    send_beacons(&nginx, 5);
+    // Failures go on; so do lookups, at most one a second.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while dns.queries() < 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dns.queries() >= 2, "the name is looked up again after each failure, at most once a second");
+    let log = nginx.error_log();
+    assert_eq!(
+        log.matches("cannot resolve \"localhost\" again").count(),
+        1,
+        "a failed lookup is logged once\n{log}"
+    );
+    assert!(!log.contains("now resolves to"), "{log}");
+    // The address stays as it was: back there, the lines that waited are delivered.
+    first.start_again();
+    let status = wait_for_written(&nginx, 5, Duration::from_secs(40));
+    assert_eq!(status["lines_written"], 5, "{status}\n{}", nginx.error_log());
+    assert_eq!(points(&first), 5);
+}
