@@ -158,7 +158,10 @@ fn a_failed_lookup_is_logged_once_and_changes_nothing() {
     while dns.queries() < 2 && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(100));
     }
-    assert!(dns.queries() >= 2, "the name is looked up again after each failure, at most once a second");
+    assert!(
+        dns.queries() >= 2,
+        "the name is looked up again after each failure, at most once a second"
+    );
     let log = nginx.error_log();
     assert_eq!(
         log.matches("cannot resolve \"localhost\" again").count(),
