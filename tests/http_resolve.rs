@@ -175,3 +175,37 @@ fn a_failed_lookup_is_logged_once_and_changes_nothing() {
     assert_eq!(status["lines_written"], 5, "{status}\n{}", nginx.error_log());
     assert_eq!(points(&first), 5);
 }
+
+#[test]
+fn a_lookup_in_flight_does_not_keep_an_exiting_worker_alive() {
+    // A name server that never answers: each lookup stays in flight for `resolver_timeout`.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns_port = silent.local_addr().unwrap().port();
+    let port = free_port();
+    let mut first = InfluxDb::start_at("analytics", "127.0.0.1", port);
+    let mut nginx = Nginx::start(&format!(
+        r#"
+    resolver 127.0.0.1:{dns_port} ipv6=off;
+    resolver_timeout 60s;
+    analytics_sink http://localhost:{port}/write?db=analytics flush=100ms timeout=1s exit_timeout=1s;
+    server {{
+        listen 127.0.0.1:{{port}};
+        location = /ping {{ analytics_beacon; analytics_domains example.com; }}
+        location = /status {{ analytics_status; }}
+    }}"#
+    ));
+    first.stop();
+    send_beacons(&nginx, 5);
+    // The first failure starts the lookup, which then waits on the silent server.
+    let mut query = [0u8; 512];
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(
+        silent.recv_from(&mut query).is_ok(),
+        "the sink looks its name up again"
+    );
+    // A graceful stop ends the worker after exit_timeout=, not after resolver_timeout
+    // (`stop_with` gives it 30 s), and cancelling the lookup logs nothing alarming.
+    let stopped = Instant::now();
+    nginx.stop_with("QUIT");
+    assert!(stopped.elapsed() < Duration::from_secs(20));
+}
