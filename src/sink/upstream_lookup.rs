@@ -188,12 +188,16 @@ extern "C" fn on_resolved(ctx: *mut ngx_resolver_ctx_t) {
         // SAFETY: the context is valid until ngx_resolve_name_done below; `addrs` holds `naddrs`
         // addresses when `state` is 0.
         let outcome = unsafe { outcome_of(&*ctx) };
-        if let Ok(mut answer) = answer.try_borrow_mut() {
-            answer.ctx = ptr::null_mut();
-            answer.outcome = Some(outcome);
+        // Never borrowed while nginx runs this handler; were it, the context would stay recorded
+        // in `answer`, for the lookup's drop to end (it stays valid until then).
+        if let Ok(mut held) = answer.try_borrow_mut() {
+            held.ctx = ptr::null_mut();
+            held.outcome = Some(outcome);
+            drop(held);
+            // SAFETY: the handler ends the lookup, as nginx's own modules do; `ctx` is no longer
+            // recorded anywhere, so it is not used after.
+            unsafe { ngx_resolve_name_done(ctx) };
         }
-        // SAFETY: the handler ends the lookup, as nginx's own modules do; `ctx` is not used after.
-        unsafe { ngx_resolve_name_done(ctx) };
     });
     super::http::after_name_lookup(log);
 }
