@@ -15,9 +15,10 @@ use common::*;
 
 const BEACON: &str = r#"{"page":"/resolve","domain":"example.com","platform":"Linux x86_64","load_ms":3}"#;
 
-fn nginx_with_resolver(dns_port: u16, influx_port: u16) -> Nginx {
-    Nginx::start(&format!(
-        r#"
+fn nginx_with_resolver(dns_port: u16, influx_port: u16, workers: usize) -> Nginx {
+    Nginx::start_with(
+        &format!(
+            r#"
     resolver 127.0.0.1:{dns_port} ipv6=off valid=1s;
     resolver_timeout 2s;
     analytics_sink http://localhost:{influx_port}/write?db=analytics flush=100ms timeout=1s;
@@ -26,7 +27,9 @@ fn nginx_with_resolver(dns_port: u16, influx_port: u16) -> Nginx {
         location = /ping {{ analytics_beacon; analytics_domains example.com; }}
         location = /status {{ analytics_status; }}
     }}"#
-    ))
+        ),
+        workers,
+    )
 }
 
 /// Points stored in either server, each counted once (every point has its own timestamp).
@@ -67,7 +70,7 @@ fn a_failed_upstream_name_is_resolved_again_and_its_lines_go_to_the_new_address(
     let port = free_port();
     let mut first = InfluxDb::start_at("analytics", "127.0.0.1", port);
     let second = InfluxDb::start_at("analytics", "127.0.0.2", port);
-    let nginx = nginx_with_resolver(dns.port, port);
+    let nginx = nginx_with_resolver(dns.port, port, 2);
 
     send_beacons(&nginx, 20);
     let status = wait_for_written(&nginx, 20, Duration::from_secs(20));
@@ -150,7 +153,8 @@ fn a_failed_lookup_is_logged_once_and_changes_nothing() {
     let dns = DnsServer::start("elsewhere", Ipv4Addr::new(127, 0, 0, 2));
     let port = free_port();
     let mut first = InfluxDb::start_at("analytics", "127.0.0.1", port);
-    let nginx = nginx_with_resolver(dns.port, port);
+    // One worker: each worker keeps its own sink, and logs its own failure once.
+    let nginx = nginx_with_resolver(dns.port, port, 1);
     first.stop();
     send_beacons(&nginx, 5);
     // Failures go on; so do lookups, at most one a second.
