@@ -485,12 +485,15 @@ fn parse_sink(cf: *mut ngx_conf_t, args: &[ngx_str_t]) -> Result<SinkConf, Strin
                         tls,
                     },
                     address: upstream.to_string(),
+                    host: host.clone(),
                 });
             }
             SinkTarget::Http(HttpPoolTarget {
                 upstreams,
                 balance,
                 connections,
+                // Known once the whole configuration is read (see `postconfiguration`).
+                resolver: None,
             })
         }
         // SAFETY: `cf` is the configuration being parsed.

@@ -8,9 +8,9 @@
 use std::ptr;
 
 use nginx_sys::{
-    ngx_array_push, ngx_conf_t, ngx_cycle_t, ngx_http_core_main_conf_t, ngx_http_handler_pt,
-    ngx_http_module_t, ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_int_t, ngx_module_t, ngx_uint_t,
-    NGX_HTTP_MODULE,
+    ngx_array_push, ngx_conf_t, ngx_cycle_t, ngx_http_core_loc_conf_t, ngx_http_core_main_conf_t,
+    ngx_http_handler_pt, ngx_http_module_t, ngx_http_phases_NGX_HTTP_LOG_PHASE, ngx_int_t, ngx_module_t,
+    ngx_msec_t, ngx_uint_t, NGX_HTTP_MODULE,
 };
 use ngx::core::Status;
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
@@ -99,6 +99,16 @@ extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
             }
         }
     }
+    let resolver = http_resolver(cf_ref);
+    if let Some(main) = AnalyticsModule::main_conf_mut(cf_ref) {
+        if let Some(conf::SinkConf {
+            target: conf::SinkTarget::Http(pool),
+            ..
+        }) = main.sink.as_mut()
+        {
+            pool.resolver = resolver;
+        }
+    }
     let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf_ref) else {
         return Status::NGX_ERROR.into();
     };
@@ -117,6 +127,29 @@ extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         }
         None => Status::NGX_ERROR.into(),
     }
+}
+
+/// The `http{}` block's `resolver`, if it names at least one server: read here, once the whole
+/// block is parsed, as the directive may come after `analytics_sink`.
+fn http_resolver(cf: &ngx_conf_t) -> Option<sink::upstream_lookup::Resolver> {
+    let clcf: &ngx_http_core_loc_conf_t = NgxHttpCoreModule::location_conf(cf)?;
+    let resolver = clcf.resolver;
+    // Without the directive it is null, unset ((void *) -1), or the name-server-less resolver
+    // nginx makes for the http block.
+    if resolver.is_null() || resolver as isize == -1 {
+        return None;
+    }
+    // SAFETY: a set resolver was made by ngx_resolver_create from the cycle's pool.
+    let servers = unsafe { (*resolver).connections.nelts };
+    (servers > 0).then_some(sink::upstream_lookup::Resolver {
+        resolver,
+        // The http block's own value stays unset unless written there: nginx's default is 30s.
+        timeout_ms: if clcf.resolver_timeout == ngx_msec_t::MAX {
+            30_000
+        } else {
+            clcf.resolver_timeout
+        },
+    })
 }
 
 /// Starts the worker's sink: its socket or file, its pending buffer and its flush timer.

@@ -94,7 +94,9 @@ pub enum News {
     /// It answered with a status that settles the batch: it works.
     Answered,
     /// No answer, or one to retry: the batch waits this long before its next attempt here.
-    Failed { retry_in_ms: u64 },
+    /// `unanswered`: the upstream could not be reached or gave no usable answer in time (its
+    /// name is worth looking up again).
+    Failed { retry_in_ms: u64, unanswered: bool },
 }
 
 pub struct HttpSink {
@@ -102,7 +104,11 @@ pub struct HttpSink {
     /// For the error log: scheme, host, port and path, never the query or headers.
     address: String,
     secrets: Secrets,
+    /// Where connections go: nginx points into it, so it is replaced (after the upstream's name
+    /// resolved to a new address) only while no connection is open.
     peer: Box<PeerAddress>,
+    /// The address in `peer`; `target.peer` differs from it once the name moved.
+    peer_at: SocketAddr,
     /// The batch being delivered; two after a `413` split it.
     queue: VecDeque<Batch>,
     state: State,
@@ -137,6 +143,7 @@ impl HttpSink {
         let tls = target.tls.as_ref().map(TlsClient::new);
         HttpSink {
             peer: PeerAddress::new(target.peer, &logged),
+            peer_at: target.peer,
             secrets: target.secrets(),
             target,
             address: logged,
@@ -160,6 +167,21 @@ impl HttpSink {
     /// What the exchanges since the last call said about the upstream (the latest word).
     pub fn take_news(&mut self) -> Option<News> {
         self.news.take()
+    }
+
+    /// Where this exchange connects (its next connection, once the upstream's name moved).
+    pub fn peer(&self) -> SocketAddr {
+        self.target.peer
+    }
+
+    /// The upstream's name now resolves to `peer`: the next connection goes there (the open one,
+    /// if any, is left to finish), and a batch waiting for its retry is tried there at once.
+    pub fn move_to(&mut self, peer: SocketAddr) {
+        self.target.peer = peer;
+        if self.backing_off() {
+            self.retry.clear();
+            self.start();
+        }
     }
 
     /// Waiting to retry its batch on this upstream.
@@ -233,6 +255,11 @@ impl HttpSink {
         };
         self.deadline.set(self.target.timeout_ms);
         if self.conn.is_none() {
+            if self.peer_at != self.target.peer {
+                // No connection points into the old box any more.
+                self.peer = PeerAddress::new(self.target.peer, &self.address);
+                self.peer_at = self.target.peer;
+            }
             match Connection::connect(&mut self.peer, self.log, Some(on_connection_event)) {
                 Ok((conn, connected)) => {
                     self.conn = Some(conn);
@@ -445,7 +472,7 @@ impl HttpSink {
                     let reason = format!("answered {}: {}", response.status, excerpt());
                     self.notice(&reason);
                 }
-                self.back_off(ms);
+                self.back_off(ms, false);
             }
             Action::Abandon => self.abandon("the worker is exiting and the sink still does not take them"),
         }
@@ -484,11 +511,11 @@ impl HttpSink {
             Action::Abandon => self.abandon("the worker is exiting and the sink still does not take them"),
             Action::RetryIn(ms) => {
                 self.notice(reason);
-                self.back_off(ms);
+                self.back_off(ms, true);
             }
             // The rules answer a failed exchange with a retry or an abandon; anything else would
             // settle a batch that no upstream saw, so retry it after the shortest back-off.
-            _ => self.back_off(analytics_core::delivery::MIN_RETRY_MS),
+            _ => self.back_off(analytics_core::delivery::MIN_RETRY_MS, true),
         }
     }
 
@@ -500,9 +527,10 @@ impl HttpSink {
         }
     }
 
-    fn back_off(&mut self, delay_ms: u64) {
+    fn back_off(&mut self, delay_ms: u64, unanswered: bool) {
         self.news = Some(News::Failed {
             retry_in_ms: delay_ms,
+            unanswered,
         });
         self.state = State::BackingOff;
         self.retry.set(delay_ms as ngx_msec_t);
@@ -745,6 +773,11 @@ fn with_http_pool(entry_point: &str, log: *mut ngx_log_t, f: impl FnOnce(&mut Ht
             w.after_sink_event();
         })
     });
+}
+
+/// A lookup of an upstream's name finished: the pool takes its answer.
+pub(super) fn after_name_lookup(log: *mut ngx_log_t) {
+    with_http_pool("the HTTP sink's name lookup", log, HttpPool::take_name_lookups);
 }
 
 extern "C" fn on_connection_event(ev: *mut ngx_event_t) {

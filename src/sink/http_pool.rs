@@ -8,6 +8,7 @@
 //! worker's accounting is the same for one connection or many. Every batch held anywhere in the
 //! pool counts against `buffer=` (see [`HttpPool::held_bytes`]).
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use analytics_core::pending::PendingLines;
@@ -16,6 +17,7 @@ use nginx_sys::{ngx_log_t, ngx_random, NGX_LOG_NOTICE};
 use ngx::ngx_log_error;
 
 use super::http::{HttpSink, HttpTarget, News};
+use super::upstream_lookup::{NameLookup, Resolver};
 use super::SendOutcome;
 use crate::shared_state::SharedState;
 use crate::timer::now_ms;
@@ -31,6 +33,8 @@ pub struct UpstreamTarget {
     pub target: HttpTarget,
     /// Scheme, host, port and path: never the query string.
     pub address: String,
+    /// The host as written: a name is looked up again when the upstream fails (with `resolver`).
+    pub host: String,
 }
 
 /// What `analytics_sink` says about an HTTP sink with one or more upstreams.
@@ -41,6 +45,8 @@ pub struct HttpPoolTarget {
     pub balance: Balance,
     /// Exchanges in flight per upstream.
     pub connections: usize,
+    /// The `http{}` block's `resolver`, set once the configuration is read; `None` without one.
+    pub resolver: Option<Resolver>,
 }
 
 pub struct HttpPool {
@@ -49,6 +55,8 @@ pub struct HttpPool {
     connections: usize,
     upstreams: Upstreams,
     addresses: Vec<String>,
+    /// Per upstream: the lookups of its name (`None` for an address, or without `resolver`).
+    lookups: Vec<Option<NameLookup>>,
     log: *mut ngx_log_t,
 }
 
@@ -66,6 +74,11 @@ impl HttpPool {
             connections,
             upstreams: Upstreams::new(conf.balance, conf.upstreams.len()),
             addresses: conf.upstreams.iter().map(|u| u.address.clone()).collect(),
+            lookups: conf
+                .upstreams
+                .iter()
+                .map(|u| conf.resolver.and_then(|r| NameLookup::new(r, &u.host, log)))
+                .collect(),
             log,
         }
     }
@@ -146,18 +159,31 @@ impl HttpPool {
     }
 
     fn take_news(&mut self) {
+        self.apply_name_lookups();
         let now = now_ms() as u64;
         for i in 0..self.sinks.len() {
             let upstream = self.upstream_of(i);
             let Some(news) = self.sinks[i].take_news() else {
                 continue;
             };
-            let Some(health) = self.upstreams.health_mut(upstream) else {
-                continue;
-            };
             match news {
-                News::Answered => health.answered(),
-                News::Failed { retry_in_ms } => {
+                News::Answered => {
+                    if let Some(health) = self.upstreams.health_mut(upstream) {
+                        health.answered();
+                    }
+                }
+                News::Failed {
+                    retry_in_ms,
+                    unanswered,
+                } => {
+                    if unanswered {
+                        if let Some(Some(lookup)) = self.lookups.get_mut(upstream) {
+                            lookup.start(now);
+                        }
+                    }
+                    let Some(health) = self.upstreams.health_mut(upstream) else {
+                        continue;
+                    };
                     let was_up = health.is_up(now);
                     let down_for = health.failed(now, retry_in_ms, u64::from(ngx_random() as u32));
                     if was_up && self.addresses.len() > 1 {
@@ -170,6 +196,40 @@ impl HttpPool {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// A name lookup finished: takes its answer, and moves batches if it let one go.
+    pub fn take_name_lookups(&mut self) {
+        self.fail_over();
+    }
+
+    /// Points each upstream whose name now resolves elsewhere at its new address: the next
+    /// connections of its exchanges go there, and batches waiting for a retry are tried at once.
+    fn apply_name_lookups(&mut self) {
+        for upstream in 0..self.lookups.len() {
+            let Some(Some(lookup)) = self.lookups.get_mut(upstream) else {
+                continue;
+            };
+            let Some(ip) = lookup.take_address() else {
+                continue;
+            };
+            let first = upstream * self.connections;
+            let Some(was) = self.sinks.get(first).map(HttpSink::peer) else {
+                continue;
+            };
+            let now = SocketAddr::new(ip, was.port());
+            if now == was {
+                continue;
+            }
+            lookup.log_moved(was, now);
+            // A new address starts with a clean slate: its failures so far were the old one's.
+            if let Some(health) = self.upstreams.health_mut(upstream) {
+                health.answered();
+            }
+            for sink in self.sinks.iter_mut().skip(first).take(self.connections) {
+                sink.move_to(now);
             }
         }
     }

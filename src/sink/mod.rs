@@ -8,6 +8,7 @@ pub mod http;
 pub mod http_last_attempt;
 pub mod http_pool;
 pub mod udp;
+pub mod upstream_lookup;
 
 use nginx_sys::ngx_log_t;
 

@@ -10,6 +10,8 @@ use super::{free_port, free_udp_port};
 pub struct InfluxDb {
     pub dir: tempfile::TempDir,
     pub http_port: u16,
+    /// The loopback address its HTTP API listens on (127.0.0.1 unless started with `start_at`).
+    pub http_host: String,
     pub udp_port: u16,
     pub database: String,
     /// With its API on TLS only: the test's own queries go over TLS too.
@@ -37,6 +39,14 @@ impl InfluxDb {
             "  max-series-per-database = {max_series}\n  max-values-per-tag = {max_values_per_tag}\n"
         );
         Self::start_ready(database, 0, &limits)
+    }
+
+    /// With its HTTP API on `host:port` (another loopback address, for two servers on one port).
+    pub fn start_at(database: &str, host: &str, port: u16) -> InfluxDb {
+        let influx = Self::start_on(database, None, 0, "", (host, port));
+        influx.wait_until_ready();
+        influx.query(&format!("CREATE DATABASE \"{database}\""));
+        influx
     }
 
     fn start_ready(database: &str, max_body_size: usize, data_settings: &str) -> InfluxDb {
@@ -68,8 +78,24 @@ impl InfluxDb {
         max_body_size: usize,
         data_settings: &str,
     ) -> InfluxDb {
+        Self::start_on(
+            database,
+            tls,
+            max_body_size,
+            data_settings,
+            ("127.0.0.1", free_port()),
+        )
+    }
+
+    fn start_on(
+        database: &str,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        max_body_size: usize,
+        data_settings: &str,
+        (http_host, http_port): (&str, u16),
+    ) -> InfluxDb {
         let dir = tempfile::tempdir().unwrap();
-        let (http_port, rpc_port, udp_port) = (free_port(), free_port(), free_udp_port());
+        let (rpc_port, udp_port) = (free_port(), free_udp_port());
         let d = dir.path().display();
         let https = match tls {
             Some((cert, key)) => format!(
@@ -92,7 +118,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   store-enabled = false
 [http]
   enabled = true
-  bind-address = "127.0.0.1:{http_port}"
+  bind-address = "{http_host}:{http_port}"
   log-enabled = false
   max-body-size = {max_body_size}
 {https}
@@ -110,6 +136,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         InfluxDb {
             dir,
             http_port,
+            http_host: http_host.to_owned(),
             udp_port,
             database: database.to_owned(),
             tls: false,
@@ -147,7 +174,10 @@ bind-address = "127.0.0.1:{rpc_port}"
 
     /// `/write?db=<database>` on this server, for an HTTP sink.
     pub fn write_url(&self) -> String {
-        format!("http://127.0.0.1:{}/write?db={}", self.http_port, self.database)
+        format!(
+            "http://{}:{}/write?db={}",
+            self.http_host, self.http_port, self.database
+        )
     }
 
     /// Writes lines directly (as another client would) and returns the status.
@@ -173,10 +203,14 @@ bind-address = "127.0.0.1:{rpc_port}"
     }
 
     fn get(&self, path_and_query: &str) -> std::io::Result<(u16, String)> {
-        if self.tls {
+        if self.tls || self.http_host != "127.0.0.1" {
+            let scheme = if self.tls { "https" } else { "http" };
             let out = Command::new("curl")
                 .args(["-sS", "--insecure", "--max-time", "10", "-w", "\n%{http_code}"])
-                .arg(format!("https://127.0.0.1:{}{path_and_query}", self.http_port))
+                .arg(format!(
+                    "{scheme}://{}:{}{path_and_query}",
+                    self.http_host, self.http_port
+                ))
                 .output()?;
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
@@ -231,9 +265,9 @@ bind-address = "127.0.0.1:{rpc_port}"
 pub type Row = std::collections::BTreeMap<String, serde_json::Value>;
 
 impl InfluxDb {
-    /// `http://127.0.0.1:<port>`: the server's HTTP API.
+    /// `http://<host>:<port>`: the server's HTTP API.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("http://{}:{}", self.http_host, self.http_port)
     }
 
     /// Runs one InfluxQL statement and returns every row of every series it answered, failing the

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod dns;
 pub mod faulty_upstream;
 pub mod influxdb;
 pub mod load;
