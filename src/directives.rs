@@ -860,26 +860,32 @@ extern "C" fn set_skip(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut
         if arg.len == 0 {
             return fail(cf, "\"analytics_skip\": an empty value never skips anything");
         }
-        let mut value = *arg;
-        // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and
-        // ngx_http_compile_complex_value_t (null pointers, zero sizes and flags), which is what
-        // nginx's own directives start from.
-        let mut compiled: ngx_http_complex_value_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let mut compile: ngx_http_compile_complex_value_t = unsafe { std::mem::zeroed() };
-        compile.cf = cf;
-        compile.value = &mut value;
-        compile.complex_value = &mut compiled;
-        // SAFETY: `compile` points to the configuration being parsed, a value whose bytes live in
-        // its pool, and a complex value to fill; nginx allocates what it compiles from that pool,
-        // so `compiled` may be moved once filled.
-        if unsafe { ngx_http_compile_complex_value(&mut compile) } != NGX_OK as ngx_int_t {
+        let Some(compiled) = compile_value(cf, arg) else {
             return fail(cf, &format!("\"analytics_skip\": invalid value \"{}\"", arg));
-        }
+        };
         conditions.push(compiled);
     }
     lcf.skip = Some(SkipConditions(conditions));
     NGX_CONF_OK
+}
+
+/// A directive argument compiled as an nginx complex value (text with variables), or `None` when
+/// nginx refuses it (it has logged why).
+fn compile_value(cf: *mut ngx_conf_t, arg: &ngx_str_t) -> Option<ngx_http_complex_value_t> {
+    let mut value = *arg;
+    // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and
+    // ngx_http_compile_complex_value_t (null pointers, zero sizes and flags), which is what
+    // nginx's own directives start from.
+    let mut compiled: ngx_http_complex_value_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut compile: ngx_http_compile_complex_value_t = unsafe { std::mem::zeroed() };
+    compile.cf = cf;
+    compile.value = &mut value;
+    compile.complex_value = &mut compiled;
+    // SAFETY: `compile` points to the configuration being parsed, a value whose bytes live in
+    // its pool, and a complex value to fill; nginx allocates what it compiles from that pool,
+    // so `compiled` may be moved once filled.
+    (unsafe { ngx_http_compile_complex_value(&mut compile) } == NGX_OK as ngx_int_t).then_some(compiled)
 }
 
 /// `analytics_tag name value`: one of the site owner's own tags; the value is compiled like
@@ -917,22 +923,9 @@ extern "C" fn set_tag(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut 
             ),
         );
     }
-    let mut value = *value;
-    // SAFETY: all-zero bytes are a valid ngx_http_complex_value_t and
-    // ngx_http_compile_complex_value_t (null pointers, zero sizes and flags), which is what
-    // nginx's own directives start from.
-    let mut compiled: ngx_http_complex_value_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut compile: ngx_http_compile_complex_value_t = unsafe { std::mem::zeroed() };
-    compile.cf = cf;
-    compile.value = &mut value;
-    compile.complex_value = &mut compiled;
-    // SAFETY: `compile` points to the configuration being parsed, a value whose bytes live in
-    // its pool, and a complex value to fill; nginx allocates what it compiles from that pool,
-    // so `compiled` may be moved once filled.
-    if unsafe { ngx_http_compile_complex_value(&mut compile) } != NGX_OK as ngx_int_t {
+    let Some(compiled) = compile_value(cf, value) else {
         return fail(cf, &format!("\"analytics_tag\": invalid value \"{}\"", value));
-    }
+    };
     tags.0.insert(at, (name, compiled));
     NGX_CONF_OK
 }
