@@ -55,8 +55,16 @@ fn main() {
         ..Default::default()
     };
     let mut out = Vec::with_capacity(1 << 20);
-    let rounds = 200_000u64;
-    let passes = 9;
+    // `PIPELINE_ROUNDS=2000 PIPELINE_PASSES=1` for a run under callgrind (instructions per
+    // function, which a busy machine does not disturb).
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = setting("PIPELINE_ROUNDS", 200_000);
+    let passes = setting("PIPELINE_PASSES", 9);
     for (name, body, last) in [
         ("parse", BODY, Stage::Parse),
         ("parse+normalise", BODY, Stage::Normalise),
