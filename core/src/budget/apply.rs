@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::fingerprint::FingerprintBuilder;
 use super::table::{Admission, Budget};
 use super::tag::BudgetedTag;
 use super::OVERFLOW_VALUE;
@@ -185,13 +186,7 @@ fn admit_series(
             for (name, value) in &record.site_tags {
                 builder.text(name).text(value);
             }
-            // The closed-set tags through their `Debug` form: this stays right whatever types
-            // normalisation gives them.
-            builder
-                .debug_form(&record.browser)
-                .debug_form(&record.device)
-                .debug_form(&record.platform)
-                .debug_form(&record.utc_offset);
+            feed_closed_set_tags(&mut builder, record);
         }
         Outcome::Event {
             page, name, detail, ..
@@ -206,6 +201,17 @@ fn admit_series(
         Outcome::Unlisted { .. } => return Admission::Admitted,
     }
     budget.admit_fingerprint(&region, builder.finish(), now_s)
+}
+
+/// The closed-set tags by the very words the line writes for them (each type's `as_str` names
+/// its values distinctly), so two records share this part of the fingerprint exactly when they
+/// would write the same tags. No formatting, no allocation: this runs for every beacon.
+fn feed_closed_set_tags(builder: &mut FingerprintBuilder, record: &Record<'_>) {
+    builder
+        .optional_text(record.browser.map(|b| b.as_str()))
+        .optional_text(record.device.map(|d| d.as_str()))
+        .optional_text(record.platform.map(|p| p.as_str()))
+        .optional_signed(record.utc_offset.map(i64::from));
 }
 
 /// Past the series budget a line keeps its domain and `(other)` as its page, and nothing else
@@ -255,7 +261,10 @@ mod tests {
     use crate::budget::config::BudgetConfig;
     use crate::budget::table::tests::{small, table};
     use crate::line_protocol::write_page_view;
+    use crate::normalise::client::Browser;
+    use crate::normalise::platform::{Device, Platform};
     use crate::{normalise, Beacon, DomainList, Measurement, Policy};
+    use proptest::prelude::*;
 
     const NOW: u64 = 1_800_000_000;
 
@@ -467,5 +476,113 @@ mod tests {
             ]
         );
         assert!(overflowed.contains(BudgetedTag::Campaign(0)));
+    }
+
+    /// The closed-set tags as the series fingerprint fed them before: through their `Debug`
+    /// form, each ended by a byte UTF-8 never holds. The oracle for `feed_closed_set_tags`.
+    fn feed_debug_forms(builder: &mut FingerprintBuilder, record: &Record<'_>) {
+        use std::hash::Hasher;
+        let forms = [
+            format!("{:?}", record.browser),
+            format!("{:?}", record.device),
+            format!("{:?}", record.platform),
+            format!("{:?}", record.utc_offset),
+        ];
+        for form in forms {
+            builder.raw_hasher().write(form.as_bytes());
+            builder.raw_hasher().write_u8(0xff);
+        }
+    }
+
+    fn closed_set_record(
+        (browser, device, platform, utc_offset): (
+            Option<Browser>,
+            Option<Device>,
+            Option<Platform>,
+            Option<i32>,
+        ),
+    ) -> Record<'static> {
+        Record {
+            domain: Cow::Borrowed("example.com"),
+            page: Cow::Borrowed("/"),
+            campaign: Vec::new(),
+            referrer: Referrer::None,
+            browser,
+            platform,
+            device,
+            site_tags: Vec::new(),
+            utc_offset,
+            load_ms: None,
+            session_pages: None,
+        }
+    }
+
+    fn closed_set_tags(
+    ) -> impl Strategy<Value = (Option<Browser>, Option<Device>, Option<Platform>, Option<i32>)> {
+        (
+            proptest::option::of(proptest::sample::select(Browser::ALL.to_vec())),
+            proptest::option::of(proptest::sample::select(vec![
+                Device::Mobile,
+                Device::Tablet,
+                Device::Desktop,
+            ])),
+            proptest::option::of(proptest::sample::select(Platform::ALL.to_vec())),
+            proptest::option::of(prop_oneof![
+                -2..2i32,
+                (-48..48i32).prop_map(|q| q * 15),
+                Just(i32::MIN),
+                Just(i32::MAX)
+            ]),
+        )
+    }
+
+    proptest::proptest! {
+        /// Two records share the closed-set part of the series fingerprint exactly when they did
+        /// with the `Debug` forms: the budget tells the same series apart as before, so it admits
+        /// and overflows the same lines.
+        #[test]
+        fn closed_set_tags_split_series_as_their_debug_forms_did(
+            a in closed_set_tags(),
+            other in closed_set_tags(),
+            // Which fields `b` takes from `other` (the rest from `a`): pairs that differ in
+            // one field only are the ones a careless fingerprint confuses.
+            mask in 0u8..16,
+            key in proptest::prelude::any::<[u64; 2]>(),
+        ) {
+            let b = (
+                if mask & 1 != 0 { other.0 } else { a.0 },
+                if mask & 2 != 0 { other.1 } else { a.1 },
+                if mask & 4 != 0 { other.2 } else { a.2 },
+                if mask & 8 != 0 { other.3 } else { a.3 },
+            );
+            let (a, b) = (closed_set_record(a), closed_set_record(b));
+            let fingerprint = |record: &Record<'_>, feed: fn(&mut FingerprintBuilder, &Record<'_>)| {
+                let mut builder = FingerprintBuilder::new(key, 3);
+                feed(&mut builder, record);
+                builder.finish()
+            };
+            let old_same = fingerprint(&a, feed_debug_forms) == fingerprint(&b, feed_debug_forms);
+            let new_same = fingerprint(&a, feed_closed_set_tags) == fingerprint(&b, feed_closed_set_tags);
+            proptest::prop_assert_eq!(old_same, new_same);
+            proptest::prop_assert_eq!(new_same, a == b);
+        }
+    }
+
+    #[test]
+    fn closed_set_tag_words_are_distinct_within_each_type() {
+        let distinct = |words: Vec<&str>| {
+            let mut sorted = words.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            sorted.len() == words.len()
+        };
+        assert!(distinct(Browser::ALL.iter().map(|b| b.as_str()).collect()));
+        assert!(distinct(Platform::ALL.iter().map(|p| p.as_str()).collect()));
+        assert!(distinct(
+            [Device::Mobile, Device::Tablet, Device::Desktop]
+                .iter()
+                .map(|d| d.as_str())
+                .collect()
+        ));
     }
 }

@@ -133,8 +133,16 @@ fn simple_web_url(raw: &str) -> Option<(&str, &str, &str)> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b))
         && !path.split('/').any(|segment| segment == "." || segment == "..")
-        && !path.to_ascii_lowercase().contains("%2e");
+        && !contains_encoded_dot(path);
     plain_path.then_some((scheme, host, path))
+}
+
+/// Whether `path` holds `%2e` in either case (an encoded dot, which the URL parser may fold into
+/// a dot segment); a byte scan, without lower-casing a copy of the path per beacon.
+fn contains_encoded_dot(path: &str) -> bool {
+    path.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'e'))
 }
 
 #[cfg(test)]
@@ -236,6 +244,16 @@ mod tests {
                 let host = host.to_ascii_lowercase();
                 proptest::prop_assert_eq!((scheme, host.as_str(), path), (url.scheme(), url.host_str().unwrap_or(""), url.path()));
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_encoded_dot_scan_agrees_with_lower_casing(path in "[%2eE/a.-]{0,12}|\\PC{0,12}") {
+            proptest::prop_assert_eq!(
+                contains_encoded_dot(&path),
+                path.to_ascii_lowercase().contains("%2e")
+            );
         }
     }
 
