@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh package - plus what the Debian package needs: Debian's nginx and its
 #                                     sources (nginx-dev, with dh-sequence-nginx), debhelper, lintian
 #   scripts/install-deps.sh test    - all of it, and what the tests start: InfluxDB, VictoriaMetrics,
-#                                     Chromium, Firefox ESR
+#                                     Chromium, Firefox ESR, Debian's GeoIP2 module and a MaxMind DB
+#                                     writer (mmdb-writer, in target/python) for tests/geoip2.rs
 #   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
 #   scripts/install-deps.sh bench   - wrk, and perf for BENCH_PROFILE= of scripts/bench.sh
 set -euo pipefail
@@ -19,7 +20,8 @@ case "${1:-build}" in
     bench) packages+=(wrk linux-perf python3) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
-        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl python3)
+        packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl python3 \
+            python3-venv libnginx-mod-http-geoip2)
         command -v npm >/dev/null || packages+=(nodejs npm)
         ;;
     *) echo "usage: $0 [build|package|test|demo|bench]" >&2; exit 2 ;;
@@ -52,3 +54,13 @@ if ((${#missing[@]})); then
 fi
 
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+
+# tests/geoip2.rs writes its own MaxMind DB with this pure-Python writer, kept out of the system's
+# Python in a virtual environment of the build tree.
+if [[ ${1:-build} == test ]]; then
+    python=$(dirname "$0")/../target/python
+    if ! "$python/bin/python3" -c 'import mmdb_writer' 2>/dev/null; then
+        python3 -m venv "$python"
+        "$python/bin/pip" install -q mmdb-writer==0.2.7
+    fi
+fi

@@ -25,6 +25,7 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
 # Every integration test of the module (tests/*.rs); the core's own tests do not load nginx.
+# tests/geoip2.rs runs only here: it loads Debian's GeoIP2 module, which this nginx alone can load.
 ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
     cargo test --release --features vendored -p ngx_http_analytics_module --test '*'
 

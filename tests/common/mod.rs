@@ -132,9 +132,17 @@ impl Nginx {
     }
 
     pub fn start_with(http_body: &str, workers: usize) -> Nginx {
+        Self::start_after_main(&[], http_body, workers)
+    }
+
+    /// Like [`Nginx::start_with`], with `main_lines` (e.g. another module's `load_module`) in the
+    /// main context after this module's `load_module`.
+    pub fn start_after_main(main_lines: &[&str], http_body: &str, workers: usize) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let conf = config(dir.path(), port, http_body, workers);
+        let mut conf = config(dir.path(), port, http_body, workers);
+        let first_line_end = conf.find('\n').expect("load_module line") + 1;
+        conf.insert_str(first_line_end, &(main_lines.join("\n") + "\n"));
         std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         let child = nginx_command(dir.path())
