@@ -26,7 +26,7 @@ eval "$(scripts/debian-nginx.sh)"
 echo "compatibility run: $("$NGINX" -v 2>&1)"
 # Every integration test of the module (tests/*.rs); the core's own tests do not load nginx.
 # tests/geoip2.rs runs only here: it loads Debian's GeoIP2 module, which this nginx alone can load.
-ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE \
+ANALYTICS_NGINX=$NGINX ANALYTICS_MODULE=$MODULE ANALYTICS_GEOIP2=1 \
     cargo test --release --features vendored -p ngx_http_analytics_module --test '*'
 
 # scripts/build-for-nginx.sh for another nginx: the vendored 1.28.3 (its sources come from the

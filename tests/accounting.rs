@@ -95,12 +95,7 @@ fn ledger(status: &serde_json::Value) -> (u64, u64, u64) {
     (
         sum(&["accepted", "not_found", "events"]),
         sum(&["lines_written"]),
-        sum(&[
-            "dropped_buffer_full",
-            "dropped_sink_error",
-            "dropped_refused",
-            "dropped_at_exit",
-        ]),
+        sum(&DROPPED_COUNTERS),
     )
 }
 

@@ -99,16 +99,7 @@ fn settled(nginx: &Nginx) -> serde_json::Value {
             .iter()
             .map(|k| s[k].as_u64().unwrap())
             .sum::<u64>();
-        let settled = [
-            "lines_written",
-            "dropped_buffer_full",
-            "dropped_sink_error",
-            "dropped_refused",
-            "dropped_at_exit",
-        ]
-        .iter()
-        .map(|k| s[k].as_u64().unwrap())
-        .sum::<u64>();
+        let settled = counter(&s, "lines_written") + dropped_total(&s);
         if settled >= queued || Instant::now() > deadline {
             assert_eq!(settled, queued, "every accepted line settled: {s}");
             return s;

@@ -186,12 +186,7 @@ impl Rig {
         Some(Ledger {
             answered: sum(&["accepted", "not_found", "events"]),
             lines_written: counter(&status, "lines_written"),
-            dropped: sum(&[
-                "dropped_buffer_full",
-                "dropped_sink_error",
-                "dropped_refused",
-                "dropped_at_exit",
-            ]),
+            dropped: sum(&DROPPED_COUNTERS),
             recorded: self.upstream.lines().len() as u64,
         })
     }
@@ -568,15 +563,7 @@ fn settled_status(nginx: &Nginx, lines: u64) -> serde_json::Value {
     loop {
         let status = nginx.status();
         let settled = counter(&status, "lines_written")
-            + [
-                "dropped_buffer_full",
-                "dropped_sink_error",
-                "dropped_refused",
-                "dropped_at_exit",
-            ]
-            .iter()
-            .map(|c| counter(&status, c))
-            .sum::<u64>();
+            + DROPPED_COUNTERS.iter().map(|c| counter(&status, c)).sum::<u64>();
         if settled >= lines || Instant::now() >= deadline {
             return status;
         }
@@ -628,15 +615,7 @@ fn partial_writes_count_each_line_once() {
             "{answer}\n{status}"
         );
         // answered = written + each counted drop
-        let dropped: u64 = [
-            "dropped_buffer_full",
-            "dropped_sink_error",
-            "dropped_refused",
-            "dropped_at_exit",
-        ]
-        .iter()
-        .map(|c| counter(&status, c))
-        .sum();
+        let dropped: u64 = DROPPED_COUNTERS.iter().map(|c| counter(&status, c)).sum();
         assert_eq!(
             counter(&status, "accepted"),
             counter(&status, "lines_written") + dropped

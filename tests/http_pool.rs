@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::faulty_upstream::{Behaviour, FaultyUpstream};
-use common::influxdb::InfluxDb;
+use common::influxdb::{distinct_points, InfluxDb};
 use common::load::Load;
 use common::*;
 
@@ -63,49 +63,6 @@ fn wait_for_total(a: &InfluxDb, b: &InfluxDb, want: i64, within: Duration) -> (i
     }
 }
 
-/// Points stored in either server, each counted once: every point has its own timestamp, so a
-/// batch stored by both (sent to the first just before it died, its answer lost, then failed over
-/// to the second) shows twice in the sums but once here.
-fn distinct_points(a: &InfluxDb, b: &InfluxDb) -> usize {
-    let times: std::collections::BTreeSet<String> = [a, b]
-        .iter()
-        .flat_map(|influx| influx.rows("SELECT hits FROM pageview"))
-        .map(|row| row["time"].to_string())
-        .collect();
-    times.len()
-}
-
-/// Waits until nginx reports `lines` lines written.
-fn wait_for_written(nginx: &Nginx, lines: i64) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = nginx.status();
-        if status["lines_written"].as_i64() == Some(lines) || Instant::now() > deadline {
-            return status;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `accepted` against `lines_written` and every `dropped_*`.
-fn assert_accounted(status: &serde_json::Value) {
-    let get = |name: &str| status[name].as_u64().unwrap();
-    let dropped: u64 = [
-        "dropped_buffer_full",
-        "dropped_sink_error",
-        "dropped_refused",
-        "dropped_at_exit",
-    ]
-    .iter()
-    .map(|n| get(n))
-    .sum();
-    assert_eq!(
-        get("accepted"),
-        get("lines_written") + dropped,
-        "answered = written + counted drops: {status}"
-    );
-}
-
 #[test]
 fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns_to_it() {
     let mut first = InfluxDb::start("analytics");
@@ -134,7 +91,7 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
     load.wait_for(load.answered() + 500);
     let answered_in_outage = load.finish() as i64;
     assert_eq!(
-        wait_for_written(&nginx, answered_in_outage)["lines_written"].as_i64(),
+        nginx.wait_for_written(answered_in_outage, Duration::from_secs(20))["lines_written"].as_i64(),
         Some(answered_in_outage),
         "with the first still down, every line answered is written (to the second)\n{}",
         nginx.error_log()
@@ -166,10 +123,10 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
         assert_eq!(nginx.beacon(BEACON).status, 204);
     }
     answered += 20;
-    let status = wait_for_written(&nginx, answered);
+    let status = nginx.wait_for_written(answered, Duration::from_secs(20));
     assert_eq!(status["lines_written"].as_i64(), Some(answered), "{status}");
     assert_eq!(
-        distinct_points(&first, &second) as i64,
+        distinct_points(&[&first, &second]) as i64,
         answered,
         "every answered beacon is stored\n{}",
         nginx.error_log()
@@ -185,8 +142,8 @@ fn failover_stores_everything_in_the_second_while_the_first_is_down_then_returns
         assert_eq!(nginx.beacon(BEACON).status, 204);
     }
     answered += 20;
-    wait_for_written(&nginx, answered);
-    assert_eq!(distinct_points(&first, &second) as i64, answered);
+    nginx.wait_for_written(answered, Duration::from_secs(20));
+    assert_eq!(distinct_points(&[&first, &second]) as i64, answered);
     assert_eq!(
         stored(&second),
         second_after_return,
@@ -240,7 +197,7 @@ fn round_robin_spreads_batches_over_both_and_uses_a_restarted_one_again() {
     assert!(stored(&second) > in_second, "{}", nginx.error_log());
     let (a, b) = wait_for_total(&first, &second, total, Duration::from_secs(20));
     assert_eq!(a + b, total, "{}", nginx.status());
-    let status = wait_for_written(&nginx, total);
+    let status = nginx.wait_for_written(total, Duration::from_secs(20));
     assert_eq!(status["lines_written"].as_i64(), Some(total));
     assert_accounted(&status);
 }
@@ -339,7 +296,7 @@ fn connections_over_two_upstreams_deliver_every_line_once() {
     let (a, b) = wait_for_total(&first, &second, answered, Duration::from_secs(30));
     assert_eq!(a + b, answered, "{}", nginx.error_log());
     assert!(a > 0 && b > 0, "{a} / {b}");
-    let status = wait_for_written(&nginx, answered);
+    let status = nginx.wait_for_written(answered, Duration::from_secs(20));
     assert_eq!(status["lines_written"].as_i64(), Some(answered));
     assert_eq!(status["batches_failed"], 0, "{status}");
     assert_accounted(&status);

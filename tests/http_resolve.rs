@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::dns::DnsServer;
-use common::influxdb::InfluxDb;
+use common::influxdb::{distinct_points, InfluxDb};
 use common::*;
 
 const BEACON: &str = r#"{"page":"/resolve","domain":"example.com","platform":"Linux x86_64","load_ms":3}"#;
@@ -32,30 +32,8 @@ fn nginx_with_resolver(dns_port: u16, influx_port: u16, workers: usize) -> Nginx
     )
 }
 
-/// Points stored in either server, each counted once (every point has its own timestamp).
-fn distinct_points(a: &InfluxDb, b: &InfluxDb) -> usize {
-    let times: std::collections::BTreeSet<String> = [a, b]
-        .iter()
-        .flat_map(|influx| influx.rows("SELECT hits FROM pageview"))
-        .map(|row| row["time"].to_string())
-        .collect();
-    times.len()
-}
-
 fn points(influx: &InfluxDb) -> usize {
     influx.rows("SELECT hits FROM pageview").len()
-}
-
-/// Waits until nginx reports `lines` lines written; returns its last status.
-fn wait_for_written(nginx: &Nginx, lines: i64, within: Duration) -> serde_json::Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let status = nginx.status();
-        if status["lines_written"].as_i64() == Some(lines) || Instant::now() > deadline {
-            return status;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn send_beacons(nginx: &Nginx, n: usize) {
@@ -73,7 +51,7 @@ fn a_failed_upstream_name_is_resolved_again_and_its_lines_go_to_the_new_address(
     let nginx = nginx_with_resolver(dns.port, port, 2);
 
     send_beacons(&nginx, 20);
-    let status = wait_for_written(&nginx, 20, Duration::from_secs(20));
+    let status = nginx.wait_for_written(20, Duration::from_secs(20));
     assert_eq!(status["lines_written"], 20, "{status}\n{}", nginx.error_log());
     assert_eq!(points(&first), 20, "the name resolved at start is 127.0.0.1");
     assert_eq!(points(&second), 0);
@@ -83,7 +61,7 @@ fn a_failed_upstream_name_is_resolved_again_and_its_lines_go_to_the_new_address(
     dns.set(Ipv4Addr::new(127, 0, 0, 2));
     first.stop();
     send_beacons(&nginx, 20);
-    let status = wait_for_written(&nginx, 40, Duration::from_secs(30));
+    let status = nginx.wait_for_written(40, Duration::from_secs(30));
     assert_eq!(
         status["lines_written"],
         40,
@@ -93,22 +71,12 @@ fn a_failed_upstream_name_is_resolved_again_and_its_lines_go_to_the_new_address(
     first.start_again();
     assert_eq!(points(&second), 20, "the lines after the move are in the second");
     assert_eq!(
-        distinct_points(&first, &second),
+        distinct_points(&[&first, &second]),
         40,
         "every answered beacon is stored once"
     );
-    let get = |name: &str| status[name].as_u64().unwrap();
-    assert_eq!(get("accepted"), 40, "{status}");
-    let dropped: u64 = [
-        "dropped_buffer_full",
-        "dropped_sink_error",
-        "dropped_refused",
-        "dropped_at_exit",
-    ]
-    .iter()
-    .map(|n| get(n))
-    .sum();
-    assert_eq!(dropped, 0, "{status}");
+    assert_eq!(counter(&status, "accepted"), 40, "{status}");
+    assert_eq!(dropped_total(&status), 0, "{status}");
 
     let log = nginx.error_log();
     assert!(
@@ -142,7 +110,7 @@ fn without_a_resolver_the_name_stays_as_resolved_at_start() {
     assert_eq!(nginx.status()["lines_written"], 0);
     // Back on the address resolved at start: the lines that waited are delivered there.
     first.start_again();
-    let status = wait_for_written(&nginx, 5, Duration::from_secs(30));
+    let status = nginx.wait_for_written(5, Duration::from_secs(30));
     assert_eq!(status["lines_written"], 5, "{status}\n{}", nginx.error_log());
     assert_eq!(points(&first), 5);
 }
@@ -175,7 +143,7 @@ fn a_failed_lookup_is_logged_once_and_changes_nothing() {
     assert!(!log.contains("now resolves to"), "{log}");
     // The address stays as it was: back there, the lines that waited are delivered.
     first.start_again();
-    let status = wait_for_written(&nginx, 5, Duration::from_secs(40));
+    let status = nginx.wait_for_written(5, Duration::from_secs(40));
     assert_eq!(status["lines_written"], 5, "{status}\n{}", nginx.error_log());
     assert_eq!(points(&first), 5);
 }

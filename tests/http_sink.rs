@@ -268,23 +268,6 @@ fn a_reload_does_not_wait_out_a_long_retry_after() {
     nginx.stop_with("QUIT");
 }
 
-/// `accepted + not_found + events` against `lines_written` and every `dropped_*`.
-fn assert_accounted(status: &serde_json::Value) {
-    let sum = |names: &[&str]| -> u64 { names.iter().map(|n| status[*n].as_u64().unwrap()).sum() };
-    let answered = sum(&["accepted", "not_found", "events"]);
-    let dropped = sum(&[
-        "dropped_buffer_full",
-        "dropped_sink_error",
-        "dropped_refused",
-        "dropped_at_exit",
-    ]);
-    assert_eq!(
-        answered,
-        status["lines_written"].as_u64().unwrap() + dropped,
-        "answered = written + counted drops: {status}"
-    );
-}
-
 #[test]
 fn a_partial_write_counts_the_stored_lines_as_written() {
     let influx = InfluxDb::start("analytics");

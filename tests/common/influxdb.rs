@@ -342,3 +342,14 @@ impl Drop for InfluxDb {
         let _ = self.child.wait();
     }
 }
+
+/// Page views stored in any of `stores`, each counted once: every point has a timestamp of its
+/// own, so one stored twice (a batch delivered again after its upstream died) counts once.
+pub fn distinct_points(stores: &[&InfluxDb]) -> usize {
+    let times: std::collections::BTreeSet<String> = stores
+        .iter()
+        .flat_map(|influx| influx.rows("SELECT hits FROM pageview"))
+        .map(|row| row["time"].to_string())
+        .collect();
+    times.len()
+}

@@ -247,6 +247,19 @@ impl Nginx {
         serde_json::from_slice(&r.body).unwrap()
     }
 
+    /// Polls the status page until it reports `lines` lines written, or `within` has passed;
+    /// returns the last status either way, for the caller to assert on.
+    pub fn wait_for_written(&self, lines: i64, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let status = self.status();
+            if status["lines_written"].as_i64() == Some(lines) || Instant::now() > deadline {
+                return status;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The status page, or `None` if nginx does not answer it within `within`.
     pub fn try_status(&self, within: Duration) -> Option<serde_json::Value> {
         let r = try_http_within(within, self.port, "GET", "/status", &[], b"").ok()?;
@@ -615,4 +628,38 @@ pub fn dropped_in_log(log: &str, reason: &str) -> u64 {
                 .ok()
         })
         .sum()
+}
+
+/// The status counters of lines given up, each for its own reason.
+pub const DROPPED_COUNTERS: [&str; 4] = [
+    "dropped_buffer_full",
+    "dropped_sink_error",
+    "dropped_refused",
+    "dropped_at_exit",
+];
+
+/// A counter of the status page, as a number.
+pub fn counter(status: &serde_json::Value, name: &str) -> u64 {
+    status[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name}: {status}"))
+}
+
+/// Every line given up and counted, whatever the reason.
+pub fn dropped_total(status: &serde_json::Value) -> u64 {
+    DROPPED_COUNTERS.iter().map(|name| counter(status, name)).sum()
+}
+
+/// The accounting rule: every answered beacon (page view, not-found page, event) is written or
+/// counted as dropped.
+pub fn assert_accounted(status: &serde_json::Value) {
+    let answered: u64 = ["accepted", "not_found", "events"]
+        .iter()
+        .map(|name| counter(status, name))
+        .sum();
+    assert_eq!(
+        answered,
+        counter(status, "lines_written") + dropped_total(status),
+        "answered = written + counted drops: {status}"
+    );
 }
