@@ -21,7 +21,7 @@ use crate::response::{send, Header};
 use crate::shared_state::{Counter, SharedState};
 use crate::site_tags::add_site_tags;
 use crate::visitor_filter::skip_reason;
-use crate::visitor_headers;
+use crate::visitor_headers::{self, VisitorHeaders};
 use crate::{worker, AnalyticsModule};
 
 const NO_STORE: Header<'static> = ("Cache-Control", "no-store");
@@ -76,8 +76,8 @@ unsafe fn start(r: *mut ngx_http_request_t) -> ngx_int_t {
     // SAFETY (caller): a valid main request whose body nobody has read; `body` is used before
     // this handler returns.
     if let Some(body) = unsafe { take_preread_body(r, conf.max_body) } {
-        // SAFETY (caller): valid request, its body read.
-        return unsafe { answer(r, conf, shared, body) };
+        // SAFETY (caller): valid request, its body read; `visitor` was read from it.
+        return unsafe { answer(r, conf, shared, &visitor, body) };
     }
     // SAFETY (caller): a valid request; nginx calls `body_received` once the body is in, after
     // which that handler finalizes the request. Requests whose body nginx itself refuses (over
@@ -184,19 +184,24 @@ unsafe fn answer_beacon(r: *mut ngx_http_request_t) -> ngx_int_t {
         }
         Err(BodyError::Unreadable) => return NGX_ERROR as ngx_int_t,
     };
-    // SAFETY (caller): valid request, its body read.
-    unsafe { answer(r, conf, shared, &body) }
+    // SAFETY (caller): valid request; `visitor` lives no longer than this handler.
+    let visitor = unsafe { visitor_headers::collect(req) };
+    // SAFETY (caller): valid request, its body read; `visitor` was read from it.
+    unsafe { answer(r, conf, shared, &visitor, &body) }
 }
 
-/// Records the beacon `body` and answers.
+/// Records the beacon `body` and answers. `visitor` holds the request's headers, read once by
+/// the caller in the handler it runs in.
 ///
 /// # Safety
 /// `r` must be a valid request whose body has been read and whose response has not been sent.
-unsafe fn answer(r: *mut ngx_http_request_t, conf: &Merged, shared: &SharedState, body: &[u8]) -> ngx_int_t {
-    // SAFETY (caller): valid request.
-    let req = unsafe { &*r };
-    // SAFETY (caller): valid request; `visitor` lives no longer than this handler.
-    let visitor = unsafe { visitor_headers::collect(req) };
+unsafe fn answer(
+    r: *mut ngx_http_request_t,
+    conf: &Merged,
+    shared: &SharedState,
+    visitor: &VisitorHeaders<'_>,
+    body: &[u8],
+) -> ngx_int_t {
     let origin = visitor
         .origin
         .filter(|o| origin_is_allowed(o, &conf.policy.domains));
@@ -207,7 +212,7 @@ unsafe fn answer(r: *mut ngx_http_request_t, conf: &Merged, shared: &SharedState
     ];
     let headers: &[Header] = if origin.is_some() { &cors } else { &cors[..1] };
 
-    let families = request_families(&visitor);
+    let families = request_families(visitor);
     let recorded = Beacon::parse(body).and_then(|beacon| {
         normalise_for_client(&beacon, &conf.policy, &families).map(|mut outcome| {
             // SAFETY (caller): valid request of the configuration the tags were compiled for.

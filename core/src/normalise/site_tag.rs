@@ -164,19 +164,10 @@ pub fn site_tag_value(raw: &[u8]) -> Result<Option<&str>, Refused> {
     let Ok(value) = std::str::from_utf8(trimmed) else {
         return Err(Refused::Character);
     };
-    if crate::normalise::scrub::classify(value).is_some() || value.split(' ').any(is_address) {
+    if crate::normalise::scrub::classify(value).is_some() {
         return Err(Refused::Identifier);
     }
     Ok(Some(value))
-}
-
-/// An IP address, with or without a port or a prefix length (`10.0.0.1:443`, `2001:db8::/32`).
-fn is_address(word: &str) -> bool {
-    let word = word.split('/').next().unwrap_or(word);
-    word.parse::<std::net::IpAddr>().is_ok()
-        || word.parse::<std::net::SocketAddr>().is_ok()
-        || crate::normalise::scrub::ip::contains_ipv4(word)
-        || crate::normalise::scrub::ip::contains_ipv6(word)
 }
 
 #[cfg(test)]
