@@ -345,15 +345,8 @@ fn a_headless_browser_is_taken_for_a_robot_by_default() {
     let nginx = site_with(&udp, "");
     page(&nginx.path("www"), "seen.html", "", "data-local", "");
     let browser = browse(&format!("http://localhost:{}/seen.html", nginx.port));
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while nginx.status()["rejected_bot"] != 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no beacon arrived: {}",
-            nginx.status()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = nginx.wait_for_status(Duration::from_secs(30), |s| s["rejected_bot"] == 1);
+    assert_eq!(status["rejected_bot"], 1, "no beacon arrived: {status}");
     drop(browser);
     assert_eq!(nginx.status()["accepted"], 0);
     assert!(udp.lines().is_empty());

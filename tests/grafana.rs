@@ -726,7 +726,10 @@ fn every_panel_shows_the_numbers_sent_through_the_module() {
             nginx.status()
         );
     }
-    assert_eq!(nginx.status()["lines_written"], beacons.len());
+    assert_eq!(
+        nginx.wait_for_written(beacons.len() as i64, Duration::from_secs(10))["lines_written"],
+        beacons.len()
+    );
 
     // The domain selector lists the domains, from the dashboard's own query.
     let domain_variable = dashboard["templating"]["list"]

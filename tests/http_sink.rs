@@ -54,7 +54,8 @@ fn answered_beacons_become_points_with_their_tags_and_fields() {
     assert_eq!(value("platform"), "Linux");
     assert_eq!(value("device"), "desktop");
     assert_eq!(value("load_ms"), 12);
-    let status = nginx.status();
+    // InfluxDB stores a batch before the worker reads its answer.
+    let status = nginx.wait_for_written(300, Duration::from_secs(10));
     assert_eq!(status["lines_written"], 300);
     assert_eq!(status["dropped_refused"], 0);
 }
@@ -77,7 +78,10 @@ fn gzip_bodies_are_accepted_and_a_too_large_batch_is_split() {
         nginx.error_log()
     );
     // The plain batches met a 413 and were split; the same lines gzipped fit at once.
-    let (plain, gzip) = (nginx.status(), gzipped.status());
+    let (plain, gzip) = (
+        nginx.status(),
+        gzipped.wait_for_written(100, Duration::from_secs(10)),
+    );
     assert_eq!(plain["dropped_refused"], 0);
     assert!(plain["batches_failed"].as_u64() >= Some(1), "{plain}");
     assert_eq!(gzip["lines_written"], 100);
@@ -110,7 +114,7 @@ fn an_outage_loses_nothing() {
         nginx.error_log()
     );
     assert!(nginx.error_log().contains("retrying"), "the outage was noticed");
-    let status = nginx.status();
+    let status = nginx.wait_for_written(answered as i64, Duration::from_secs(10));
     assert_eq!(status["lines_written"].as_u64(), Some(answered as u64));
 }
 
@@ -145,16 +149,8 @@ fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
     for _ in 0..5 {
         assert_eq!(nginx.beacon(BEACON).status, 204);
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while nginx.status()["dropped_refused"] != 5 {
-        assert!(
-            Instant::now() < deadline,
-            "{}\n{}",
-            nginx.status(),
-            nginx.error_log()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    let status = nginx.wait_for_status(Duration::from_secs(20), |s| s["dropped_refused"] == 5);
+    assert_eq!(status["dropped_refused"], 5, "{status}\n{}", nginx.error_log());
     // Each worker sent its own batch; together they hold the 5 lines.
     let log = nginx.error_log();
     assert!(
@@ -172,12 +168,9 @@ fn a_refused_batch_is_logged_and_counted_and_later_batches_flow() {
         influx.wait_for_scalar("SELECT sum(hits) FROM event", 1, Duration::from_secs(20)),
         Some(1)
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while nginx.status()["lines_written"] != 1 {
-        assert!(Instant::now() < deadline, "{}", nginx.status());
-        thread::sleep(Duration::from_millis(20));
-    }
-    assert_accounted(&nginx.status());
+    let status = nginx.wait_for_written(1, Duration::from_secs(10));
+    assert_eq!(status["lines_written"], 1, "{status}");
+    assert_accounted(&status);
 }
 
 #[test]
@@ -215,7 +208,10 @@ fn the_influxdb_2_request_shape_with_a_token_is_accepted_and_the_token_never_sho
         );
         thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(nginx.status()["lines_written"], 50);
+    assert_eq!(
+        nginx.wait_for_written(50, Duration::from_secs(10))["lines_written"],
+        50
+    );
     let shown = format!("{}{}", nginx.error_log(), nginx.status());
     assert!(!shown.contains(token), "{shown}");
 }
@@ -243,11 +239,8 @@ fn a_reload_does_not_wait_out_a_long_retry_after() {
     for _ in 0..10 {
         assert_eq!(nginx.beacon(BEACON).status, 204);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while nginx.status()["batches_failed"] == 0 {
-        assert!(Instant::now() < deadline, "the 503 was never answered");
-        thread::sleep(Duration::from_millis(50));
-    }
+    let status = nginx.wait_for_status(Duration::from_secs(10), |s| s["batches_failed"] != 0);
+    assert_ne!(status["batches_failed"], 0, "the 503 was never answered");
     nginx.signal("HUP");
     let reloaded = Instant::now();
     while common::process::is_running(old_worker) {
@@ -292,13 +285,9 @@ fn a_partial_write_counts_the_stored_lines_as_written() {
     }
     let event = r#"{"t":"event","n":"play","d":"example.com","g":"/"}"#;
     assert_eq!(nginx.beacon(event).status, 204);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut status = nginx.status();
-    while status["lines_written"].as_u64().unwrap() + status["dropped_refused"].as_u64().unwrap() < 4 {
-        assert!(Instant::now() < deadline, "{status}\n{}", nginx.error_log());
-        thread::sleep(Duration::from_millis(50));
-        status = nginx.status();
-    }
+    let status = nginx.wait_for_status(Duration::from_secs(20), |s| {
+        s["lines_written"].as_u64().unwrap() + s["dropped_refused"].as_u64().unwrap() >= 4
+    });
     assert_eq!(status["lines_written"], 3, "{status}\n{}", nginx.error_log());
     assert_eq!(status["dropped_refused"], 1, "{status}");
     assert_eq!(status["batches_failed"], 1, "one batch, answered once: {status}");

@@ -33,7 +33,7 @@ fn a_thousand_identical_concurrent_beacons_become_a_thousand_points() {
     let count = influx
         .scalar("SELECT count(hits) FROM pageview")
         .and_then(|v| v.as_i64());
-    let status = nginx.status();
+    let status = nginx.wait_for_written(1000, Duration::from_secs(10));
     assert_eq!(sum, Some(1000), "points: {count:?}; nginx status: {status}");
     assert_eq!(count, Some(1000));
     assert_eq!(status["lines_written"], 1000);
@@ -81,7 +81,7 @@ fn every_allowed_campaign_parameter_name_is_taken_by_influxdb() {
     for key in ["0", "a", "z_", "utm_term", "utm_source"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    let status = nginx.status();
+    let status = nginx.wait_for_written(1, Duration::from_secs(10));
     assert_eq!(status["lines_written"], 1, "{status}");
     assert_eq!(status["dropped_refused"], 0, "{status}");
 }

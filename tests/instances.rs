@@ -73,7 +73,10 @@ fn two_instances_with_a_thousand_identical_concurrent_hits_each_store_two_thousa
     );
     assert_eq!(instance_digits(&influx), BTreeMap::from([(1, 1000), (2, 1000)]));
     for edge in &edges {
-        assert_eq!(edge.status()["lines_written"], 1000);
+        assert_eq!(
+            edge.wait_for_written(1000, Duration::from_secs(10))["lines_written"],
+            1000
+        );
     }
 }
 

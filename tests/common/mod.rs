@@ -10,16 +10,19 @@ pub mod influxdb;
 pub mod load;
 pub mod log_check;
 pub mod pki;
+pub mod ports;
 pub mod process;
 pub mod victoria;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub use ports::{free_port, free_udp_port};
 
 /// `target/<profile>`, found from the test binary's own path (`target/<profile>/deps/<test>`).
 pub fn target_dir() -> PathBuf {
@@ -98,21 +101,6 @@ pub fn vendored_nginx_path() -> PathBuf {
 }
 
 /// A free TCP port on loopback (the OS picks it; nginx binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running nginx. When the test is done with it (`stop_with`, or dropping it), its error logs
 /// are checked: see [`log_check`].
@@ -250,13 +238,23 @@ impl Nginx {
     /// Polls the status page until it reports `lines` lines written, or `within` has passed;
     /// returns the last status either way, for the caller to assert on.
     pub fn wait_for_written(&self, lines: i64, within: Duration) -> serde_json::Value {
+        self.wait_for_status(within, |status| status["lines_written"].as_i64() == Some(lines))
+    }
+
+    /// Polls the status page until `settled` holds for it, or `within` has passed; returns the
+    /// last status either way, for the caller to assert on.
+    pub fn wait_for_status(
+        &self,
+        within: Duration,
+        settled: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + within;
         loop {
             let status = self.status();
-            if status["lines_written"].as_i64() == Some(lines) || Instant::now() > deadline {
+            if settled(&status) || Instant::now() > deadline {
                 return status;
             }
-            thread::sleep(Duration::from_millis(100));
+            thread::sleep(Duration::from_millis(50));
         }
     }
 
