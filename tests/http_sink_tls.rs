@@ -205,6 +205,8 @@ fn certificate_failures_are_refused_logged_once_counted_and_delivery_resumes_whe
         failed = nginx.status()["batches_failed"].as_u64().unwrap();
         let log = nginx.error_log();
         assert_eq!(errors_with(&log, reason), 1, "{reason}\n{log}");
+        // Once in all: not repeated at another level either.
+        assert_eq!(log.matches(reason).count(), 1, "{reason}\n{log}");
         assert_eq!(nginx.status()["lines_written"], 0);
     }
     assert_eq!(

@@ -308,7 +308,7 @@ impl HttpSink {
                     );
                     self.tls_failure_logged = Some(reason.clone());
                 }
-                self.exchange_failed(&reason);
+                self.failed_without_notice();
             }
         }
     }
@@ -503,6 +503,16 @@ impl HttpSink {
     }
 
     fn exchange_failed(&mut self, reason: &str) {
+        self.fail_exchange(Some(reason));
+    }
+
+    /// A failure its caller has logged already (a TLS failure, logged once per outage).
+    fn failed_without_notice(&mut self) {
+        self.fail_exchange(None);
+    }
+
+    /// `notice`: the reason for the throttled notice, if the failure is not in the log yet.
+    fn fail_exchange(&mut self, notice: Option<&str>) {
         self.deadline.clear();
         self.conn = None;
         self.shared.add(Counter::BatchesFailed, 1);
@@ -510,7 +520,9 @@ impl HttpSink {
         match self.next_action(&Exchange::Failed, lines) {
             Action::Abandon => self.abandon("the worker is exiting and the sink still does not take them"),
             Action::RetryIn(ms) => {
-                self.notice(reason);
+                if let Some(reason) = notice {
+                    self.notice(reason);
+                }
                 self.back_off(ms, true);
             }
             // The rules answer a failed exchange with a retry or an abandon; anything else would
