@@ -100,8 +100,6 @@ pub fn vendored_nginx_path() -> PathBuf {
         .expect("no vendored nginx binary: build with --features vendored")
 }
 
-/// A free TCP port on loopback (the OS picks it; nginx binds it right after).
-
 /// A running nginx. When the test is done with it (`stop_with`, or dropping it), its error logs
 /// are checked: see [`log_check`].
 pub struct Nginx {
