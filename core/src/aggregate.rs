@@ -16,6 +16,8 @@
 
 use std::collections::HashMap;
 
+use crate::line_protocol::{write_integer, write_unsigned};
+
 /// What one entry costs beside its key: the map's slot, the summary, the field-name boxes.
 const ENTRY_OVERHEAD: usize = 96;
 /// What each integer field costs in an entry beside its name.
@@ -195,7 +197,8 @@ fn new_fields_cost(summary: &Summary, parsed: &ParsedLine) -> usize {
 fn write_summary_line(out: &mut Vec<u8>, series: &[u8], summary: &Summary, timestamp_ns: u64) {
     out.extend_from_slice(series);
     out.extend_from_slice(b" hits=");
-    write_integer(out, summary.hits);
+    write_unsigned(out, summary.hits);
+    out.push(b'i');
     for (name, s) in &summary.fields {
         let count = i64::try_from(s.count).unwrap_or(i64::MAX);
         for (suffix, value) in [
@@ -208,18 +211,13 @@ fn write_summary_line(out: &mut Vec<u8>, series: &[u8], summary: &Summary, times
             out.extend_from_slice(name);
             out.extend_from_slice(suffix);
             out.push(b'=');
-            out.extend_from_slice(value.to_string().as_bytes());
+            write_integer(out, value);
             out.push(b'i');
         }
     }
     out.push(b' ');
-    out.extend_from_slice(timestamp_ns.to_string().as_bytes());
+    write_unsigned(out, timestamp_ns);
     out.push(b'\n');
-}
-
-fn write_integer(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.push(b'i');
 }
 
 /// Reads a line of the line writer's making: series key, fields, timestamp. String fields are

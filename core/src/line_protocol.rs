@@ -217,14 +217,15 @@ fn for_each_kept_byte(text: &str, mut keep: impl FnMut(u8)) {
     }
 }
 
-fn write_integer(out: &mut Vec<u8>, value: i64) {
+/// Writes `value` in decimal, without allocating (`i64::to_string` would, per number).
+pub(crate) fn write_integer(out: &mut Vec<u8>, value: i64) {
     if value < 0 {
         out.push(b'-');
     }
     write_unsigned(out, value.unsigned_abs());
 }
 
-fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
+pub(crate) fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
