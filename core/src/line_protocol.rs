@@ -224,16 +224,31 @@ fn write_integer(out: &mut Vec<u8>, value: i64) {
     write_unsigned(out, value.unsigned_abs());
 }
 
+/// The decimal digits of 0 to 99, two by two.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Two digits per division: every line ends with a 19-digit timestamp.
 fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while magnitude >= 100 {
+        let pair = (magnitude % 100) as usize * 2;
+        magnitude /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if magnitude >= 10 {
+        let pair = magnitude as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
+        digits[at] = b'0' + magnitude as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -241,6 +256,35 @@ fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The digits are those of Rust's own formatting, for every size of number.
+        #[test]
+        fn integers_are_written_as_rust_formats_them(
+            value in proptest::prop_oneof![proptest::num::i64::ANY, -1000i64..1000, proptest::strategy::Strategy::prop_map(proptest::num::u32::ANY, i64::from)],
+            shift in 0u32..64,
+        ) {
+            let mut out = Vec::new();
+            write_integer(&mut out, value);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+            let magnitude = u64::MAX >> shift;
+            let mut out = Vec::new();
+            write_unsigned(&mut out, magnitude);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), magnitude.to_string());
+        }
+    }
+
+    #[test]
+    fn integers_at_every_power_of_ten_are_written_as_rust_formats_them() {
+        for power in 0..20 {
+            let ten = 10u64.pow(power);
+            for value in [ten - 1, ten, ten + 1, u64::MAX] {
+                let mut out = Vec::new();
+                write_unsigned(&mut out, value);
+                assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+            }
+        }
+    }
     use crate::normalise::client::Browser;
     use crate::normalise::platform::{Device, Platform};
 
