@@ -7,7 +7,8 @@
 #                                     Chromium, Firefox ESR, Debian's GeoIP2 module and a MaxMind DB
 #                                     writer (mmdb-writer, in target/python) for tests/geoip2.rs
 #   scripts/install-deps.sh demo    - the InfluxDB the demo writes to
-#   scripts/install-deps.sh bench   - wrk, and perf for BENCH_PROFILE= of scripts/bench.sh
+#   scripts/install-deps.sh bench   - wrk, and perf for BENCH_PROFILE= of scripts/bench.sh; valgrind
+#                                     and strace for scripts/bench-instructions.sh
 set -euo pipefail
 
 packages=(libclang-dev libpcre2-dev libssl-dev zlib1g-dev make gcc curl)
@@ -17,7 +18,7 @@ package_packages=(build-essential dpkg-dev debhelper nginx nginx-dev lintian git
 case "${1:-build}" in
     build) ;;
     demo) packages=(influxdb) ;;
-    bench) packages+=(wrk linux-perf python3) ;;
+    bench) packages+=(wrk linux-perf python3 valgrind strace) ;;
     package) packages+=("${package_packages[@]}") ;;
     test)
         packages+=("${package_packages[@]}" influxdb victoria-metrics chromium firefox-esr openssl python3 \

@@ -2,16 +2,19 @@
 //! client hints for the core to reduce to closed vocabularies; the headers themselves go no
 //! further.
 
-use analytics_core::normalise::client::{client_families, ClientHeaders, Families};
+use analytics_core::normalise::client::{families_with_agent, ClientHeaders, Families};
 
+use crate::agent_memory::user_agent_families;
 use crate::visitor_headers::VisitorHeaders;
 
-/// The families named by the headers gathered in the handler's one pass over them.
+/// The families named by the headers gathered in the handler's one pass over them; what the
+/// `User-Agent` says comes from this worker's memory of recent headers.
 pub fn request_families(visitor: &VisitorHeaders<'_>) -> Families {
-    client_families(&ClientHeaders {
+    let headers = ClientHeaders {
         user_agent: visitor.user_agent,
         brands: visitor.hint_brands,
         mobile: visitor.hint_mobile,
         platform: visitor.hint_platform,
-    })
+    };
+    families_with_agent(&headers, user_agent_families(visitor.user_agent))
 }

@@ -15,6 +15,7 @@ use nginx_sys::{
 use ngx::core::Status;
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, NgxHttpCoreModule};
 
+mod agent_memory;
 mod budget_zone;
 mod client_families;
 mod conf;

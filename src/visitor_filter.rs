@@ -3,19 +3,12 @@
 //! They get the same answer as a recorded hit, so nothing tells a robot it was seen through, and
 //! are counted by reason.
 
-use std::cell::RefCell;
-
-use analytics_core::bots::{detect_bot, VerdictCache};
 use nginx_sys::{ngx_http_complex_value, ngx_http_request_t, ngx_int_t, ngx_str_t, NGX_OK};
 
+use crate::agent_memory::robot_verdict;
 use crate::conf::{Merged, SkipConditions};
 use crate::shared_state::Counter;
 use crate::visitor_headers::VisitorHeaders;
-
-thread_local! {
-    /// This worker's memory of recent robot verdicts: a repeated `User-Agent` is not scanned again.
-    static ROBOT_VERDICTS: RefCell<VerdictCache> = RefCell::new(VerdictCache::new());
-}
 
 /// Why this request must not be recorded, as the counter that counts it; `None` to record it.
 /// The site owner's `analytics_skip` is asked first, then Do Not Track, then the robot filter.
@@ -36,20 +29,10 @@ pub unsafe fn skip_reason(
     if conf.respect_dnt && headers.asks_not_to_be_tracked() {
         return Some(Counter::IgnoredDnt);
     }
-    if conf.filter_bots && is_robot(headers.user_agent) {
+    if conf.filter_bots && robot_verdict(headers.user_agent).is_some() {
         return Some(Counter::RejectedBot);
     }
     None
-}
-
-fn is_robot(user_agent: Option<&str>) -> bool {
-    ROBOT_VERDICTS
-        .with(|cache| match cache.try_borrow_mut() {
-            Ok(mut cache) => cache.detect_bot(user_agent),
-            // Only if this were re-entered: judge without the cache.
-            Err(_) => detect_bot(user_agent),
-        })
-        .is_some()
 }
 
 /// Whether any of the `analytics_skip` values is, for this request, non-empty and not `0` (the

@@ -51,11 +51,11 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
     };
     if let Some(browser) = record.browser {
         campaign_before(out, "browser");
-        write_tag(out, b"browser", browser.as_str());
+        write_word_tag(out, b",browser=", browser.as_str());
     }
     if let Some(device) = record.device {
         campaign_before(out, "device");
-        write_tag(out, b"device", device.as_str());
+        write_word_tag(out, b",device=", device.as_str());
     }
     campaign_before(out, "domain");
     write_tag(out, b"domain", &record.domain);
@@ -63,7 +63,7 @@ pub fn write_page_view(out: &mut Vec<u8>, measurement: &Measurement, record: &Re
     write_tag(out, b"page", &record.page);
     if let Some(platform) = record.platform {
         campaign_before(out, "platform");
-        write_tag(out, b"platform", platform.as_str());
+        write_word_tag(out, b",platform=", platform.as_str());
     }
     if let Referrer::External { domain, .. } = &record.referrer {
         campaign_before(out, "referrer_domain");
@@ -144,14 +144,32 @@ fn finish_line(out: &mut Vec<u8>, timestamp_ns: u64) {
 /// Whether a byte can be copied as it is into a tag value: printable ASCII other than the
 /// separators. Text holding anything else (non-ASCII included, which may be invisible) takes the
 /// careful path.
-fn plain_tag_byte(b: u8) -> bool {
+const fn plain_tag_byte(b: u8) -> bool {
     b > b' ' && b < 0x7f && !matches!(b, b',' | b'=' | b'\\')
+}
+
+/// [`plain_tag_byte`] of every byte: one load per byte of every tag value of every line.
+static PLAIN_TAG_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = plain_tag_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// A tag whose value is a word of a closed set (browser, device, platform: never empty, only
+/// plain bytes, as a test checks), written without looking at its bytes. `key` is `,key=`.
+fn write_word_tag(out: &mut Vec<u8>, key: &[u8], word: &'static str) {
+    out.extend_from_slice(key);
+    out.extend_from_slice(word.as_bytes());
 }
 
 /// `key` is one of this module's own tag keys, which need no escaping.
 fn write_tag(out: &mut Vec<u8>, key: &[u8], value: &str) {
     let bytes = value.as_bytes();
-    if bytes.iter().all(|&b| plain_tag_byte(b)) {
+    if bytes.iter().all(|&b| PLAIN_TAG_BYTES[usize::from(b)]) {
         if !bytes.is_empty() {
             out.push(b',');
             out.extend_from_slice(key);
@@ -225,16 +243,31 @@ pub(crate) fn write_integer(out: &mut Vec<u8>, value: i64) {
     write_unsigned(out, value.unsigned_abs());
 }
 
+/// The decimal digits of 0 to 99, two by two.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Two digits per division: every line ends with a 19-digit timestamp.
 pub(crate) fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while magnitude >= 100 {
+        let pair = (magnitude % 100) as usize * 2;
+        magnitude /= 100;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if magnitude >= 10 {
+        let pair = magnitude as usize * 2;
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
+        digits[at] = b'0' + magnitude as u8;
     }
     out.extend_from_slice(&digits[at..]);
 }
@@ -242,6 +275,58 @@ pub(crate) fn write_unsigned(out: &mut Vec<u8>, mut magnitude: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_byte_table_is_the_rule() {
+        for b in 0..=255u8 {
+            assert_eq!(PLAIN_TAG_BYTES[usize::from(b)], plain_tag_byte(b), "{b}");
+        }
+    }
+
+    /// What lets `write_word_tag` skip `write_tag`'s checks: it would write the same bytes.
+    #[test]
+    fn closed_set_words_are_written_as_write_tag_writes_them() {
+        let words = Browser::ALL
+            .iter()
+            .map(|b| b.as_str())
+            .chain(Platform::ALL.iter().map(|p| p.as_str()))
+            .chain(Device::ALL.iter().map(|d| d.as_str()));
+        for word in words {
+            let (mut tagged, mut worded) = (Vec::new(), Vec::new());
+            write_tag(&mut tagged, b"browser", word);
+            write_word_tag(&mut worded, b",browser=", word);
+            assert_eq!(tagged, worded, "{word}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The digits are those of Rust's own formatting, for every size of number.
+        #[test]
+        fn integers_are_written_as_rust_formats_them(
+            value in proptest::prop_oneof![proptest::num::i64::ANY, -1000i64..1000, proptest::strategy::Strategy::prop_map(proptest::num::u32::ANY, i64::from)],
+            shift in 0u32..64,
+        ) {
+            let mut out = Vec::new();
+            write_integer(&mut out, value);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+            let magnitude = u64::MAX >> shift;
+            let mut out = Vec::new();
+            write_unsigned(&mut out, magnitude);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), magnitude.to_string());
+        }
+    }
+
+    #[test]
+    fn integers_at_every_power_of_ten_are_written_as_rust_formats_them() {
+        for power in 0..20 {
+            let ten = 10u64.pow(power);
+            for value in [ten - 1, ten, ten + 1, u64::MAX] {
+                let mut out = Vec::new();
+                write_unsigned(&mut out, value);
+                assert_eq!(String::from_utf8(out).unwrap(), value.to_string());
+            }
+        }
+    }
     use crate::normalise::client::Browser;
     use crate::normalise::platform::{Device, Platform};
 

@@ -111,11 +111,21 @@ pub struct Families {
 /// The families of a request: the client hints where they say something, the `User-Agent`
 /// otherwise. Without a `User-Agent` and hints, everything is `None`.
 pub fn client_families(headers: &ClientHeaders) -> Families {
-    let from_agent = headers
-        .user_agent
+    families_with_agent(headers, agent_families(headers.user_agent))
+}
+
+/// What the `User-Agent` alone says (`from_agent` of [`families_with_agent`]): nothing for a
+/// missing, blank or over-long header.
+pub fn agent_families(user_agent: Option<&str>) -> AgentFamilies {
+    user_agent
         .filter(|ua| ua.len() <= MAX_HEADER_LEN && !ua.trim().is_empty())
         .map(scan_user_agent)
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// [`client_families`], given what the `User-Agent` says (`agent_families(headers.user_agent)`,
+/// which a worker remembers for the headers it sees again and again).
+pub fn families_with_agent(headers: &ClientHeaders, from_agent: AgentFamilies) -> Families {
     let hinted_browser = headers.brands.and_then(browser_from_brands);
     let hinted_platform = headers.platform.and_then(platform_from_hint);
     let device = match (mobile_hint(headers.mobile), from_agent.device) {

@@ -14,7 +14,8 @@ pub const MAX_PAGE_LEN: usize = 256;
 /// `location.href`) into its path and its query string. The fragment is dropped.
 pub fn split_page(raw: &str) -> (Cow<'_, str>, Option<Cow<'_, str>>) {
     let raw = raw.trim();
-    if raw.contains("://") {
+    // A byte scan: a substring search sets up its searcher on every beacon's page.
+    if raw.as_bytes().windows(3).any(|w| w == b"://") {
         if let Some(url) = url::Url::parse(raw).ok().filter(|u| u.has_host()) {
             return (
                 Cow::Owned(url.path().to_owned()),
@@ -23,8 +24,11 @@ pub fn split_page(raw: &str) -> (Cow<'_, str>, Option<Cow<'_, str>>) {
         }
     }
     let without_fragment = &raw[..raw.bytes().position(|b| b == b'#').unwrap_or(raw.len())];
-    match without_fragment.split_once('?') {
-        Some((path, query)) => (Cow::Borrowed(path), Some(Cow::Borrowed(query))),
+    match without_fragment.bytes().position(|b| b == b'?') {
+        Some(mark) => (
+            Cow::Borrowed(&without_fragment[..mark]),
+            Some(Cow::Borrowed(&without_fragment[mark + 1..])),
+        ),
         None => (Cow::Borrowed(without_fragment), None),
     }
 }
@@ -145,19 +149,99 @@ fn is_clean(path: &str, rules: PathRules) -> bool {
         // `/` is clean, `//` is not.
         return bytes.len() == 1;
     }
+    // `body` is ASCII (checked above), so its segments are cut at the `/` bytes, without a
+    // char searcher.
     let mut segments = 0;
-    for segment in body.split('/') {
+    let mut rest = body;
+    loop {
+        let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+        let segment = &rest[..end];
         segments += 1;
         if segment.is_empty() || segments > rules.max_segments || classify(segment).is_some() {
             return false;
         }
+        if end == rest.len() {
+            return true;
+        }
+        rest = &rest[end + 1..];
     }
-    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The versions before the byte scans, kept as the oracles of the current ones.
+    fn split_page_before(raw: &str) -> (Cow<'_, str>, Option<Cow<'_, str>>) {
+        let raw = raw.trim();
+        if raw.contains("://") {
+            if let Some(url) = url::Url::parse(raw).ok().filter(|u| u.has_host()) {
+                return (
+                    Cow::Owned(url.path().to_owned()),
+                    url.query().map(|q| Cow::Owned(q.to_owned())),
+                );
+            }
+        }
+        let without_fragment = &raw[..raw.bytes().position(|b| b == b'#').unwrap_or(raw.len())];
+        match without_fragment.split_once('?') {
+            Some((path, query)) => (Cow::Borrowed(path), Some(Cow::Borrowed(query))),
+            None => (Cow::Borrowed(without_fragment), None),
+        }
+    }
+
+    fn is_clean_before(path: &str, rules: PathRules) -> bool {
+        let bytes = path.as_bytes();
+        if bytes.first() != Some(&b'/')
+            || bytes.len() > MAX_PAGE_LEN
+            || (bytes.len() > 1 && bytes.ends_with(b"/") && rules.strip_trailing_slash)
+            || !bytes.iter().all(|&b| b == b'/' || literal_in_segment(b))
+        {
+            return false;
+        }
+        let trailing = usize::from(bytes.len() > 1 && bytes.ends_with(b"/"));
+        let body = &path[1..path.len() - trailing];
+        if body.is_empty() {
+            return bytes.len() == 1;
+        }
+        let mut segments = 0;
+        for segment in body.split('/') {
+            segments += 1;
+            if segment.is_empty() || segments > rules.max_segments || classify(segment).is_some() {
+                return false;
+            }
+        }
+        true
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_page_split_agrees_with_its_previous_version(
+            raw in proptest::prop_oneof![
+                "[ ]?(https?:/{0,3}[a-z.:@]{0,12})?[/a-z0-9?#:=&.%-]{0,30}[ ]?",
+                "\\PC{0,24}",
+            ]
+        ) {
+            proptest::prop_assert_eq!(split_page(&raw), split_page_before(&raw));
+        }
+
+        #[test]
+        fn the_clean_check_agrees_with_its_previous_version(
+            path in proptest::prop_oneof![
+                "/{0,2}([a-z0-9.@:-]{0,14}/{0,2}){0,5}",
+                "/([a-f0-9]{0,34}|[0-9]{0,12}|[a-z]{0,6})(/[a-zA-Z0-9_-]{0,20}){0,3}/?",
+                "/\\PC{0,20}",
+            ],
+            strip_trailing_slash in proptest::bool::ANY,
+            max_segments in proptest::prop_oneof![proptest::strategy::Just(usize::MAX), 0usize..4],
+        ) {
+            let rules = PathRules { strip_trailing_slash, max_segments };
+            proptest::prop_assert_eq!(is_clean(&path, rules), is_clean_before(&path, rules));
+            proptest::prop_assert_eq!(clean_path(&path, rules), {
+                // What clean_path returned before: borrowed exactly when the old check said clean.
+                if is_clean_before(&path, rules) { Cow::Borrowed(path.as_str()) } else { clean_path(&path, rules) }
+            });
+        }
+    }
 
     fn page(raw: &str) -> String {
         normalise_path(&split_page(raw).0, true).into_owned()

@@ -104,6 +104,8 @@ pub enum Device {
 }
 
 impl Device {
+    pub const ALL: [Device; 3] = [Device::Mobile, Device::Tablet, Device::Desktop];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Device::Mobile => "mobile",

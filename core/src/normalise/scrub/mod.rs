@@ -98,7 +98,8 @@ pub fn classify(text: &str) -> Option<Placeholder> {
     }
     // Before digit runs: hashes hold them too, and are tokens. (`0x` and 8 hex digits is the
     // shortest hex token.)
-    if text.len() >= 10 && detect::contains_hex_token(text) {
+    // Both of its shapes hold a digit (a run with digits and letters, or `0x`).
+    if text.len() >= 10 && digits > 0 && detect::contains_hex_token(text) {
         return Some(Placeholder::Token);
     }
     if (digits >= detect::MIN_ID_DIGITS || non_ascii)
@@ -155,6 +156,17 @@ pub fn scrub_value(value: &str) -> Result<Cow<'_, str>, Placeholder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// `classify` asks for hex tokens only in text with a digit: without one, none is found.
+        #[test]
+        fn text_without_digits_holds_no_hex_token(
+            text in proptest::prop_oneof!["[a-fA-FxX._-]{0,40}", "[^0-9]{0,40}", "0?[xX][a-fA-F]{8,20}"]
+        ) {
+            proptest::prop_assume!(!text.bytes().any(|b| b.is_ascii_digit()));
+            proptest::prop_assert!(!detect::contains_hex_token(&text));
+        }
+    }
 
     /// Ordinary segments that must come through as they are.
     const ORDINARY: &[&str] = &[
