@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+. scripts/bench-lib.sh
 views=${1:-1000000}
 runs=${2:-3}
 
@@ -35,7 +36,6 @@ if [[ -n ${BENCH_REUSE_URL:-} ]]; then
     url=$BENCH_REUSE_URL
     data_dir=${BENCH_REUSE_DIR:?BENCH_REUSE_DIR: the directory of the reused server}
 else
-    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
     http_port=$(free_port)
     rpc_port=$(free_port)
     # Caches are written to disk 10 s after the last write and fully compacted 30 s after, so that

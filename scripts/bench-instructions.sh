@@ -28,7 +28,6 @@
 set -euo pipefail
 shopt -s inherit_errexit # a failed client fails the script, also inside $(...)
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 sink_kind=${1:-udp}
 nginx_choice=${2:-vendored}
 requests=${INSTR_REQUESTS:-2000}
@@ -36,24 +35,8 @@ warmup=${INSTR_WARMUP:-400}
 profile=${INSTR_PROFILE:-}
 
 scripts/install-deps.sh bench >&2
-case $nginx_choice in
-    vendored)
-        cargo build --release --features vendored >&2
-        nginx=$(ls -t target/release/build/nginx-sys-*/out/objs/nginx | head -n 1)
-        module=$repo/target/release/libngx_http_analytics_module.so
-        ;;
-    debian)
-        eval "$(scripts/debian-nginx.sh)"
-        nginx=$NGINX module=$MODULE
-        ;;
-    *)
-        nginx=$nginx_choice
-        eval "$(scripts/build-for-nginx.sh "$nginx")"
-        module=$MODULE
-        ;;
-esac
-module=${BENCH_MODULE:-$module}
-version=$("$nginx" -v 2>&1 | sed 's/.*nginx\///')
+. scripts/bench-lib.sh
+choose_nginx "$nginx_choice"
 
 dir=$(mktemp -d)
 listener=
@@ -65,7 +48,6 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 case $sink_kind in
     file) sink=file:$dir/analytics.lp ;;

@@ -22,7 +22,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/bench-lib.sh
 port=$(free_port); influx_port=$(free_port)
 mkdir -p "$dir/logs" "$dir/influx"
 scripts/influxdb-config.sh "$dir/influx" "$influx_port" > "$dir/influx/influxdb.conf"
@@ -34,7 +34,7 @@ start_influx() {
 start_influx
 curl -s -XPOST "http://127.0.0.1:$influx_port/query" --data-urlencode "q=CREATE DATABASE a" >/dev/null
 
-nginx=$(ls -t target/release/build/nginx-sys-*/out/objs/nginx | head -n 1)
+nginx=$(vendored_nginx)
 cat > "$dir/nginx.conf" <<CONF
 load_module $repo/target/release/libngx_http_analytics_module.so;
 worker_processes 1;

@@ -40,9 +40,9 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/bench-lib.sh
 port=$(free_port); upstream_port=$(free_port)
-nginx=$(ls -t target/release/build/nginx-sys-*/out/objs/nginx | head -n 1)
+nginx=$(vendored_nginx)
 mkdir -p "$dir/logs" "$dir/upstream/logs"
 
 # The write API, not yet available.

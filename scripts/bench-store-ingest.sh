@@ -17,7 +17,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/bench-lib.sh"
 
 influx_port=$(free_port)
 mkdir -p "$dir/influx"

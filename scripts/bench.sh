@@ -23,7 +23,6 @@
 #   RESULT ratio=<beacon req/s ÷ return-204 req/s> cpu_ratio=<return-204 CPU/req ÷ beacon CPU/req> ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 sink_kind=${1:-udp}
 nginx_choice=${2:-vendored}
 seconds=${BENCH_SECONDS:-5}
@@ -31,24 +30,8 @@ rounds=${BENCH_ROUNDS:-5}
 connections=${BENCH_CONNECTIONS:-32}
 
 scripts/install-deps.sh bench >&2
-case $nginx_choice in
-    vendored)
-        cargo build --release --features vendored >&2
-        nginx=$(ls -t target/release/build/nginx-sys-*/out/objs/nginx | head -n 1)
-        module=$repo/target/release/libngx_http_analytics_module.so
-        ;;
-    debian)
-        eval "$(scripts/debian-nginx.sh)"
-        nginx=$NGINX module=$MODULE
-        ;;
-    *)
-        nginx=$nginx_choice
-        eval "$(scripts/build-for-nginx.sh "$nginx")"
-        module=$MODULE
-        ;;
-esac
-module=${BENCH_MODULE:-$module}
-version=$("$nginx" -v 2>&1 | sed 's/.*nginx\///')
+. scripts/bench-lib.sh
+choose_nginx "$nginx_choice"
 
 dir=$(mktemp -d)
 listener=
@@ -59,7 +42,6 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 
 case $sink_kind in
