@@ -49,36 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-case $sink_kind in
-    file) sink=file:$dir/analytics.lp ;;
-    udp)
-        # A bound socket that never reads, as in scripts/bench.sh.
-        sink_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        python3 -c "import socket,time
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1',$sink_port)); time.sleep(1e9)" &
-        listener=$!
-        sink=udp://127.0.0.1:$sink_port
-        ;;
-    http)
-        sink_port=$(free_port)
-        python3 - "$sink_port" <<'PY' &
-import http.server, sys
-class Write(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Write).serve_forever()
-PY
-        listener=$!
-        sink=http://127.0.0.1:$sink_port/write?db=analytics
-        sleep 0.5
-        ;;
-    *) echo "bench-instructions.sh: unknown sink '$sink_kind' (udp, file or http)" >&2; exit 2 ;;
-esac
+start_sink "$sink_kind" "$dir"
 
 mkdir -p "$dir/logs"
 port=$(free_port)
