@@ -76,12 +76,7 @@ fn requests_nginx_refuses_first_are_counted_once() {
             .write_all(b"POST /ping HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0\r\nContent-Length: 100\r\n\r\n{\"d\":")
             .unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut status = nginx.status();
-    while answered(&status) < 4 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        status = nginx.status();
-    }
+    let status = nginx.wait_for_status(Duration::from_secs(10), |s| answered(s) >= 4);
     assert_eq!(status["accepted"], 1, "{status}");
     assert_eq!(status["rejected_by_nginx"], 3, "{status}");
     assert_eq!(answered(&status), 4, "{status}");
@@ -101,15 +96,10 @@ fn ledger(status: &serde_json::Value) -> (u64, u64, u64) {
 
 /// Polls the status page until every answered line is written or dropped.
 fn settled(nginx: &Nginx, within: Duration) -> serde_json::Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let status = nginx.status();
-        let (answered, written, dropped) = ledger(&status);
-        if answered == written + dropped || Instant::now() >= deadline {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    nginx.wait_for_status(within, |status| {
+        let (answered, written, dropped) = ledger(status);
+        answered == written + dropped
+    })
 }
 
 fn sink_nginx(sink: &str, workers: usize) -> Nginx {

@@ -49,9 +49,14 @@ fn a_flood_from_one_address_is_cut_to_its_burst_and_every_request_is_counted() {
         b"",
     );
     assert_eq!(pixel.status, 429, "the pixel shares the address's bucket");
-    let status = nginx.status();
+    // nginx counts a request it refused in its log phase, after the answer has gone out (and
+    // another worker may answer the status page): wait for it.
+    let refused = limited + 1;
+    let status = nginx.wait_for_status(std::time::Duration::from_secs(5), |s| {
+        s["rejected_by_nginx"].as_u64() == Some(refused)
+    });
     assert_eq!(status["accepted"].as_u64(), Some(ok));
-    assert_eq!(status["rejected_by_nginx"].as_u64(), Some(limited + 1));
+    assert_eq!(status["rejected_by_nginx"].as_u64(), Some(refused), "{status}");
     let lines = udp.wait_for_lines(ok as usize, std::time::Duration::from_secs(5));
     assert_eq!(lines.len() as u64, ok, "every accepted beacon is a line");
 }
