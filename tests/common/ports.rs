@@ -29,11 +29,14 @@ pub fn free_udp_port() -> u16 {
 
 fn next_port(is_free: impl Fn(u16) -> bool) -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    static START: OnceLock<u32> = OnceLock::new();
-    let (low, high) = pool();
+    // The pool, and where this process starts in it: read once per test process. Test
+    // processes running at the same time start far apart in the pool.
+    static POOL: OnceLock<(u32, u32, u32)> = OnceLock::new();
+    let &(low, high, start) = POOL.get_or_init(|| {
+        let (low, high) = pool();
+        (low, high, std::process::id().wrapping_mul(7_919) % (high - low))
+    });
     let span = high - low;
-    // Test processes running at the same time start far apart in the pool.
-    let start = *START.get_or_init(|| std::process::id().wrapping_mul(7_919) % span);
     for _ in 0..span {
         let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
         let port = u16::try_from(low + offset).expect("the pool is below 65536");
